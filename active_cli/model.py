@@ -1,0 +1,181 @@
+"""The shared vocabulary of `active`: what a pack, a stack and a finding are.
+
+Every layer passes these frozen dataclasses, never dicts. Physical units are in
+the field names (``voltage_v``, ``current_a``, ``temp_c``, ``soc_pct``). Current
+is positive when the battery is charging, as on both the CAN and RS485 wire.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.Enum):
+    """How a finding weighs; ordered so ``max()`` gives the worst."""
+
+    OK = "ok"
+    INFO = "info"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.OK: 0, Severity.INFO: 1, Severity.WARN: 2, Severity.FAIL: 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a check: what was seen, how bad it is, what to do.
+
+    ``code`` is a stable identifier (``parallel.spread``, ``scan.duplicate-address``)
+    that tests, JSON consumers and the report rely on; ``evidence`` holds the
+    frames and values the verdict rests on, as text.
+    """
+
+    severity: Severity
+    code: str
+    title: str
+    detail: str = ""
+    evidence: tuple[str, ...] = ()
+    fix: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.severity is Severity.FAIL
+
+
+def worst(findings: tuple[Finding, ...] | list[Finding]) -> Severity:
+    """The worst severity among findings (OK when there are none)."""
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
+
+
+@dataclass(frozen=True)
+class PackReading:
+    """Everything read from one pack over RS485 at one moment.
+
+    Optional fields are None when the pack did not answer that command; the
+    checks treat None as "not known", never as a good value.
+    """
+
+    address: int
+    protocol_variant: str  # "pylon" (VER 0x20) or "pace" (VER 0x25)
+    cell_voltages_v: tuple[float, ...]
+    temperatures_c: tuple[float, ...]
+    current_a: float
+    voltage_v: float
+    remaining_ah: float
+    full_ah: float
+    cycles: int
+    serial: str | None = None
+    device_name: str | None = None
+    manufacturer: str | None = None
+    firmware: str | None = None
+    soh_pct: float | None = None
+    alarms: tuple[str, ...] = ()
+    protections: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    read_errors: int = 0
+
+    @property
+    def soc_pct(self) -> float:
+        if self.full_ah <= 0:
+            return 0.0
+        return round(100.0 * self.remaining_ah / self.full_ah, 1)
+
+    @property
+    def min_cell_v(self) -> float:
+        return min(self.cell_voltages_v)
+
+    @property
+    def max_cell_v(self) -> float:
+        return max(self.cell_voltages_v)
+
+    @property
+    def cell_spread_mv(self) -> float:
+        return round((self.max_cell_v - self.min_cell_v) * 1000.0, 1)
+
+    @property
+    def max_temp_c(self) -> float:
+        return max(self.temperatures_c)
+
+
+@dataclass(frozen=True)
+class ChargeLimits:
+    """What the battery tells the inverter it may do (CAN 0x351, RS485 0x92)."""
+
+    charge_voltage_v: float
+    charge_current_a: float
+    discharge_current_a: float
+    discharge_voltage_v: float | None = None
+
+
+@dataclass(frozen=True)
+class RequestFlags:
+    """CAN 0x35C (and the RS485 0x92 status byte): what the battery asks for."""
+
+    charge_enable: bool
+    discharge_enable: bool
+    force_charge_1: bool = False
+    force_charge_2: bool = False
+    full_charge: bool = False
+
+
+@dataclass(frozen=True)
+class CanStackState:
+    """The stack as the master pack reports it on CAN, merged from one cycle.
+
+    ``None`` means that message did not arrive in the listening window.
+    ``protocol`` names the message set seen: "pylon-v1.2" (0x359/0x35C) or
+    "pylon-v1.3" (0x35A/0x35F).
+    """
+
+    protocol: str
+    limits: ChargeLimits | None = None
+    soc_pct: float | None = None
+    soh_pct: float | None = None
+    voltage_v: float | None = None
+    voltage_scale: str | None = None  # "0.01 V" or "0.1 V": which scale made sense
+    current_a: float | None = None
+    temp_c: float | None = None
+    protections: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+    module_count: int | None = None
+    request: RequestFlags | None = None
+    manufacturer: str | None = None
+    min_cell_v: float | None = None
+    max_cell_v: float | None = None
+    min_cell_temp_c: float | None = None
+    max_cell_temp_c: float | None = None
+    capacity_ah: float | None = None
+    firmware: str | None = None
+
+
+@dataclass(frozen=True)
+class CanObservation:
+    """What listening on the CAN bus for a while showed."""
+
+    duration_s: float
+    frame_count: int
+    ids_seen: dict[int, int] = field(default_factory=dict)  # arbitration id -> count
+    cycle_s: dict[int, float] = field(default_factory=dict)  # arbitration id -> median period
+    state: CanStackState | None = None
+    heartbeat_count: int = 0
+    heartbeat_period_s: float | None = None
+    last_heartbeat_age_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StackSnapshot:
+    """The result of a scan: every pack found, what CAN showed, and findings."""
+
+    packs: tuple[PackReading, ...] = ()
+    addresses_polled: tuple[int, ...] = ()
+    can: CanObservation | None = None
+    findings: tuple[Finding, ...] = ()
+    port: str | None = None
+    baud: int | None = None
+    can_interface: str | None = None

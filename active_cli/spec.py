@@ -1,0 +1,98 @@
+"""Every limit of the Active16 that `active` judges against, in one place.
+
+Each number cites where it comes from: the Active16 user manual ("manual",
+with its section) or, where the manual is silent, `shared/reference/` and the
+choice it documents. Checks import these names; nothing else hard-codes them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MODEL: Final = "Active16"
+
+# --- Technical Parameters (manual, "Technical Parameters") -------------------
+CELLS_IN_SERIES: Final = 16  # model name Active16; 16 x 3.2 V = 51.2 V rated
+CELL_NOMINAL_V: Final = 3.2  # LiFePO4 nominal cell voltage: 51.2 V / 16
+NOMINAL_VOLTAGE_V: Final = 51.2  # "Rated Voltage 51.2V"
+MIN_VOLTAGE_V: Final = 44.8  # "Voltage range 44.8V-57.6V" (2.8 V per cell)
+MAX_VOLTAGE_V: Final = 57.6  # "Voltage range 44.8V-57.6V" (3.6 V per cell)
+ENERGY_KWH: Final = 16.08  # "Battery Capacity per Kit 16.08kWh"
+USABLE_ENERGY_KWH: Final = 14.47  # "Usable Energy 14.47kWh" (= 90 % DOD)
+CAPACITY_AH: Final = 314.0  # derived: 16.08 kWh / 51.2 V = 314 Ah (a common LFP cell size)
+MAX_DEPTH_OF_DISCHARGE_PCT: Final = 90.0  # "Depth Of Discharge <=90%"
+MAX_CURRENT_A: Final = 200.0  # "Max. Charging and Discharging Rate 200A"
+CYCLE_LIFE: Final = 8000  # "Cycle Life >=8000 times, 80% Capacity retention"
+WEIGHT_KG: Final = 118.5  # "Weight 118.5kg"
+
+# Operating temperature range (manual, "Technical Parameters")
+CHARGE_TEMP_MIN_C: Final = 0.0  # "0~50°C (Charge)"
+CHARGE_TEMP_MAX_C: Final = 50.0
+DISCHARGE_TEMP_MIN_C: Final = -10.0  # "-10~55°C (Discharge)"
+DISCHARGE_TEMP_MAX_C: Final = 55.0
+STORAGE_TEMP_MIN_C: Final = -20.0  # "Storage Temperature Range -20°C~60°C"
+STORAGE_TEMP_MAX_C: Final = 60.0
+
+# --- Maintenance, item 12 ------------------------------------------------------
+# "The recommended load power for the battery should not exceed the maximum
+# continuous discharge current of the battery (100A)."
+RECOMMENDED_CONTINUOUS_CURRENT_A: Final = 100.0
+
+# --- Parallel installation -----------------------------------------------------
+MAX_PACKS_IN_PARALLEL: Final = 16  # "This device allows a maximum of 16 parallel devices"
+# "Due to the battery terminal current-carrying each 200A, parallel use of the
+# maximum output power of 10kW; if you need to output more power, you need to
+# replace the wiring, not directly connected to the battery terminal."
+TERMINAL_CURRENT_A: Final = 200.0
+MAX_POWER_THROUGH_TERMINALS_W: Final = 10_000.0
+
+# --- Single machine installation, step 3 ---------------------------------------
+# The manual asks for both battery terminal pairs to be wired when the inverter
+# is above 5 kW (one pair carries the current of up to 5 kW).
+BOTH_TERMINALS_ABOVE_W: Final = 5_000.0
+
+# --- Single machine installation, step 1: power cable --------------------------
+POWER_CABLE_AWG: Final = 1  # "1 AWG"
+POWER_CABLE_MM2: Final = 42.4  # "Core Cross Sectional Area 42.4 mm²"
+COPPER_RESISTIVITY_OHM_MM2_PER_M: Final = 0.0172  # copper at 20 °C (reference §7)
+
+# --- Cell voltage limits --------------------------------------------------------
+# The manual states only the pack range (2.8 .. 3.6 V per cell). The protection
+# and alarm thresholds below are the usual LFP BMS values and match the
+# Pylontech 0x47 system parameters of the reference (R17: 3.65 / 3.05 / 2.80 V);
+# they are shown as such in findings.
+CELL_MIN_V: Final = MIN_VOLTAGE_V / CELLS_IN_SERIES  # 2.8 V
+CELL_MAX_V: Final = MAX_VOLTAGE_V / CELLS_IN_SERIES  # 3.6 V
+CELL_OVER_VOLTAGE_ALARM_V: Final = 3.60  # alarm at the top of the manual's range
+CELL_OVER_VOLTAGE_PROTECT_V: Final = 3.65  # reference R17 "cell high V"
+CELL_UNDER_VOLTAGE_ALARM_V: Final = 2.90
+CELL_UNDER_VOLTAGE_PROTECT_V: Final = 2.80  # reference R17 "cell under-V"
+CELL_SPREAD_WARN_MV: Final = 50.0  # our choice: a balanced LFP pack at rest is within ~20 mV
+CELL_SPREAD_FAIL_MV: Final = 150.0  # our choice: beyond what passive balancing recovers
+
+# Temperature alarm margin before the protection limit (our choice, shown as such).
+TEMP_ALARM_MARGIN_C: Final = 5.0
+# A sensor reading at or below this is a dead or open sensor, not a real
+# temperature (manual, Common Issues 5: "Temperature Monitoring Too Low").
+DEAD_SENSOR_TEMP_C: Final = -39.0
+
+# --- Parallel linking (reference/protocols.md §7; our documented choices) ------
+PARALLEL_SPREAD_WARN_V: Final = 0.2
+PARALLEL_SPREAD_FAIL_V: Final = 0.5
+PACK_INTERNAL_RESISTANCE_OHM: Final = 0.010  # assumed, includes BMS switches
+
+# --- Charge limits a healthy stack should advertise -----------------------------
+# The charge voltage limit must stay inside the manual's voltage range.
+CHARGE_VOLTAGE_LIMIT_MAX_V: Final = MAX_VOLTAGE_V
+DISCHARGE_VOLTAGE_LIMIT_MIN_V: Final = MIN_VOLTAGE_V
+
+
+def usable_energy_kwh(packs: int) -> float:
+    """Usable energy of a stack of `packs` (manual: 14.47 kWh usable per pack)."""
+    return USABLE_ENERGY_KWH * packs
+
+
+def max_stack_current_a(packs: int, *, continuous: bool = True) -> float:
+    """The stack's current limit: per-pack limit times pack count."""
+    per_pack = RECOMMENDED_CONTINUOUS_CURRENT_A if continuous else MAX_CURRENT_A
+    return per_pack * packs
