@@ -40,7 +40,8 @@ def show_rs485(results: list[Rs485Decoded]) -> None:
         what = result.command or "unknown command"
         guessed = " (guessed from the INFO layout)" if result.command_guessed else ""
         title = f"RS485 {result.kind}: {what}{guessed}, ADR {result.adr}, VER 0x{result.ver:02X}"
-        table = Table(title=escape(title), title_justify="left")
+        console.print(f"[bold]{escape(title)}[/]")
+        table = Table()
         table.add_column("field")
         table.add_column("value")
         header = {"variant": result.variant}
@@ -56,8 +57,10 @@ def show_rs485(results: list[Rs485Decoded]) -> None:
 
 def show_can(result: CanDecoded) -> None:
     title = f"CAN 0x{result.arbitration_id:03X} {result.message} [{len(result.data)}] {result.data.hex(' ').upper()}"
-    table = Table(title=escape(title), title_justify="left")
+    console = stdout()
+    console.print(f"[bold]{escape(title)}[/]")
+    table = Table()
     table.add_column("field")
     table.add_column("value")
     _rows("", to_jsonable(result.decoded), table)
-    stdout().print(table)
+    console.print(table)

@@ -1,0 +1,960 @@
+"""Pylon LV CAN: what a battery tells a hybrid inverter once a second, as typed messages.
+
+Every byte layout lives in ``dbc/pylon_lv.dbc`` and every encode/decode goes
+through cantools; this module adds what a DBC cannot say: which DLCs real
+batteries send (0x355 with 4 or 6 bytes, 0x35E with 5, everything padded to 8
+for inverters that want it), the tolerant readings of protocols.md §2.4 (the
+0x356 voltage scale, the DCL sign, undefined bits of 0x359), typed frozen
+dataclasses per message, and :class:`CanStateBuilder`, which folds one listening
+window into a :class:`~active_cli.model.CanStackState`. It is pure: bytes in,
+dataclasses out, no bus access.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+import cantools
+from cantools.database.can import Database, Message
+from cantools.database.can.signal import Signal
+from cantools.database.errors import Error as CantoolsError
+from cantools.database.namedsignalvalue import NamedSignalValue
+
+from active_cli.errors import DataFileError, DecodeError
+from active_cli.model import CanStackState, ChargeLimits, RequestFlags
+from active_cli.resources import data_file
+
+# --- ids and profiles ---------------------------------------------------------
+
+HEARTBEAT_ID = 0x305
+LIMITS_ID = 0x351
+SOC_SOH_ID = 0x355
+MEASUREMENTS_ID = 0x356
+PROTECTION_ID = 0x359
+ALARMS_V13_ID = 0x35A
+REQUEST_ID = 0x35C
+MANUFACTURER_ID = 0x35E
+BATTERY_INFO_ID = 0x35F
+MODULE_COUNTS_ID = 0x372
+CELL_EXTREMES_ID = 0x373
+CAPACITY_ID = 0x379
+
+PROTOCOL_V12 = "pylon-v1.2"
+PROTOCOL_V13 = "pylon-v1.3"
+# Only the messages both profiles share (0x351/0x355/0x356/0x35E) have arrived:
+# the profile cannot be told yet.
+PROTOCOL_UNKNOWN = "pylon-unknown"
+
+# What a real US5000 sends on old (V1.2) and new (V1.3) firmware (protocols.md §4).
+PYLON_V12_IDS: frozenset[int] = frozenset({0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E})
+PYLON_V13_IDS: frozenset[int] = frozenset({0x351, 0x355, 0x356, 0x35A, 0x35E, 0x35F})
+# Victron/SMA-style extensions (protocols.md §2.3, one source each): decoded when
+# seen, but no Pylontech capture shows them, so neither profile includes them.
+EXTENSION_IDS: frozenset[int] = frozenset({0x372, 0x373, 0x374, 0x375, 0x376, 0x377, 0x379})
+BATTERY_IDS: frozenset[int] = PYLON_V12_IDS | PYLON_V13_IDS | EXTENSION_IDS
+
+_V12_ONLY = PYLON_V12_IDS - PYLON_V13_IDS  # 0x359, 0x35C
+_V13_ONLY = PYLON_V13_IDS - PYLON_V12_IDS  # 0x35A, 0x35F
+
+CAN_MAX_DLC = 8
+
+# Shortest payload accepted per id; the rest must carry the DBC length. Longer
+# frames (padded to 8 for Sol-Ark-style inverters) are always accepted.
+_MIN_LENGTH: dict[int, int] = {
+    HEARTBEAT_ID: 0,  # any 0x305 is a heartbeat (protocols.md §2.4 item 6)
+    LIMITS_ID: 6,  # the V1.2 text has no DVL; real packs add it (DLC 8)
+    SOC_SOH_ID: 4,  # Pylontech V1.2 firmware: DLC 4, no high-resolution SOC
+    MANUFACTURER_ID: 1,  # "PYLON" alone is a real variant (§2.4 item 5)
+    0x374: 1,
+    0x375: 1,
+    0x376: 1,
+    0x377: 1,
+    CAPACITY_ID: 2,  # only bytes 0-1 carry data
+}
+
+SignalValue: TypeAlias = float | int | str
+
+
+# --- the database ---------------------------------------------------------------
+
+
+@functools.cache
+def database() -> Database:
+    """The Pylon LV CAN database, loaded once from ``dbc/pylon_lv.dbc`` (strict)."""
+    path = data_file("dbc", "pylon_lv.dbc")
+    try:
+        db = cantools.database.load_file(path, database_format="dbc", strict=True)
+    except (CantoolsError, ValueError) as e:
+        raise DataFileError(str(path), f"not a valid DBC: {e}") from e
+    if not isinstance(db, Database):  # pragma: no cover - load_file("dbc") gives a CAN db
+        raise DataFileError(str(path), "not a CAN database")
+    return db
+
+
+def _message(arbitration_id: int) -> Message | None:
+    try:
+        return database().get_message_by_frame_id(arbitration_id)
+    except KeyError:
+        return None
+
+
+def _decimals(value: float) -> int:
+    exponent = Decimal(str(value)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+@functools.cache
+def _ndigits(arbitration_id: int) -> dict[str, int]:
+    """Decimal places of each signal's resolution, to undo float noise (532 * 0.1)."""
+    message = database().get_message_by_frame_id(arbitration_id)
+    return {s.name: max(_decimals(s.scale), _decimals(s.offset)) for s in message.signals}
+
+
+def _plain(value: object, ndigits: int) -> SignalValue:
+    if isinstance(value, NamedSignalValue):
+        return value.name
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value, ndigits) if ndigits else round(value)
+    return str(value)
+
+
+# --- signal level -------------------------------------------------------------
+
+
+def decode_signals(arbitration_id: int, data: bytes) -> dict[str, SignalValue]:
+    """Decode one frame into signal values (scaled, choices as names).
+
+    Accepts the DLC variants real batteries send: short 0x355 (4 bytes), 0x351
+    without DVL (6), 0x35E and the name messages of any length 1-8, any 0x305,
+    and every frame padded to 8. Signals beyond a short frame are absent from
+    the result. Raises DecodeError naming the id and what is wrong.
+    """
+    raw = bytes(data)
+    message = _message(arbitration_id)
+    if message is None:
+        raise DecodeError(
+            f"unknown CAN id 0x{arbitration_id:03X}: not a Pylon LV message", frame=raw
+        )
+    where = f"0x{arbitration_id:03X} {message.name}"
+    if len(raw) > CAN_MAX_DLC:
+        raise DecodeError(
+            f"{where}: {len(raw)} data bytes, a classic CAN frame carries at most 8", frame=raw
+        )
+    minimum = _MIN_LENGTH.get(arbitration_id, message.length)
+    if len(raw) < minimum:
+        raise DecodeError(f"{where}: {len(raw)} data bytes, needs at least {minimum}", frame=raw)
+    try:
+        decoded = message.decode(raw, decode_choices=True, allow_truncated=True)
+    except (CantoolsError, ValueError) as e:  # pragma: no cover - lengths checked
+        raise DecodeError(f"{where}: {e}", frame=raw) from e
+    if not isinstance(decoded, dict):  # pragma: no cover - no container messages here
+        raise DecodeError(f"{where}: unexpected container message", frame=raw)
+    ndigits = _ndigits(arbitration_id)
+    return {name: _plain(value, ndigits[name]) for name, value in decoded.items()}
+
+
+def _default(signal: Signal) -> float:
+    lo = signal.minimum if signal.minimum is not None else 0.0
+    hi = signal.maximum if signal.maximum is not None else 0.0
+    return min(max(0.0, lo), hi)
+
+
+def encode_signals(
+    arbitration_id: int,
+    signals: Mapping[str, SignalValue],
+    *,
+    pad_to_8: bool = False,
+) -> bytes:
+    """Encode signal values into a frame of the DBC length (NUL padded to 8 if asked).
+
+    Signals left out encode as 0 (or their minimum when 0 is out of range), so a
+    0x359 needs only the flags that are set. Unknown ids, unknown signal names
+    and out-of-range values raise ValueError: encoding is our own doing, so a
+    bad value is a bug, not a bad frame.
+    """
+    message = _message(arbitration_id)
+    if message is None:
+        raise ValueError(f"unknown CAN id 0x{arbitration_id:03X}: not a Pylon LV message")
+    values: dict[str, SignalValue] = {s.name: _default(s) for s in message.signals}
+    unknown = sorted(set(signals) - set(values))
+    if unknown:
+        raise ValueError(f"0x{arbitration_id:03X} {message.name} has no signal {unknown}")
+    values.update(signals)
+    try:
+        data = message.encode(values, strict=True)
+    except (CantoolsError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"cannot encode 0x{arbitration_id:03X} {message.name}: {e}") from e
+    return _pad(data) if pad_to_8 else data
+
+
+def _pad(data: bytes) -> bytes:
+    return data.ljust(CAN_MAX_DLC, b"\x00")
+
+
+# --- text carried one character per byte ---------------------------------------
+
+
+def _text(values: list[SignalValue]) -> str:
+    # Latin-1 maps every byte to one character, so odd bytes survive a round
+    # trip and show up as what was sent. Trailing NULs and spaces are padding
+    # (Pylontech pads "PYLON" with spaces, others with NULs).
+    return bytes(int(v) for v in values).decode("latin-1").rstrip("\x00 ")
+
+
+def _text_signals(prefix: str, text: str, size: int, pad: str) -> dict[str, SignalValue]:
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{text!r} is not one byte per character: {e}") from e
+    if len(raw) > size:
+        raise ValueError(f"{text!r} is longer than {size} characters")
+    raw = raw.ljust(size, pad.encode("ascii"))
+    return {f"{prefix}{i}": raw[i] for i in range(size)}
+
+
+def _chars(signals: Mapping[str, SignalValue], prefix: str, size: int) -> list[SignalValue]:
+    # A short frame decodes to a prefix of the character signals.
+    return [signals[f"{prefix}{i}"] for i in range(size) if f"{prefix}{i}" in signals]
+
+
+# --- typed messages -------------------------------------------------------------
+
+VoltageScale: TypeAlias = Literal["0.01 V", "0.1 V"]
+PLAUSIBLE_STACK_V = (40.0, 60.0)  # a 16S LiFePO4 stack (51.2 V nominal) lives here
+
+
+def choose_voltage_scale(
+    voltage_at_centivolts_v: float, charge_voltage_v: float | None = None
+) -> tuple[float, VoltageScale]:
+    """Read a 0x356 voltage at 0.01 V or 0.1 V, whichever makes sense.
+
+    Pylontech V1.2, SMA, MG and real dumps use 0.01 V; Sol-Ark V1.3 and a
+    Discover battery use 0.1 V (protocols.md §2.4 item 1). The two readings are
+    a factor 10 apart, so at most one is within 25 % of the CVL and at most one
+    in the 40-60 V window of a 48 V stack. Prefer the one near the CVL (which
+    also covers 24 V packs), then the one in the window, else the spec's 0.01 V.
+    """
+    candidates: tuple[tuple[float, VoltageScale], ...] = (
+        (round(voltage_at_centivolts_v, 2), "0.01 V"),
+        (round(voltage_at_centivolts_v * 10, 1), "0.1 V"),
+    )
+    if charge_voltage_v is not None and charge_voltage_v > 0:
+        near = [c for c in candidates if abs(c[0] - charge_voltage_v) <= 0.25 * charge_voltage_v]
+        if len(near) == 1:
+            return near[0]
+    lo, hi = PLAUSIBLE_STACK_V
+    plausible = [c for c in candidates if lo <= c[0] <= hi]
+    if len(plausible) == 1:
+        return plausible[0]
+    return candidates[0]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """0x351. ``limits.discharge_current_a`` is always positive (the absolute value);
+    ``discharge_current_negative`` records that the sender used the negative sign."""
+
+    limits: ChargeLimits
+    discharge_current_negative: bool = False
+
+
+@dataclass(frozen=True)
+class SocSoh:
+    """0x355. ``soc_hires_pct`` is None when the frame has 4 bytes or carries 0 there
+    (newer Pylontech firmware sends DLC 6 with 0: "not provided"). Encoding None
+    gives V1.2's 4-byte frame; 0.0 gives the newer firmware's 6 bytes with 0."""
+
+    soc_pct: float
+    soh_pct: float
+    soc_hires_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """0x356. Current is positive when charging; ``voltage_scale`` says which
+    reading of the voltage field was used (see :func:`choose_voltage_scale`)."""
+
+    voltage_v: float
+    current_a: float
+    temp_c: float
+    voltage_scale: VoltageScale = "0.01 V"
+
+
+@dataclass(frozen=True)
+class Protection:
+    """0x359 (V1.2). Flags by name; ``unknown_bits`` names set bits the V1.2 text does
+    not define, by byte and bit ("protection2_bit7"), instead of dropping them."""
+
+    protections: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+    module_count: int = 1
+    unknown_bits: tuple[str, ...] = ()
+    marker: str = "PN"
+
+
+@dataclass(frozen=True)
+class Requests:
+    """0x35C (V1.2): what the battery asks the inverter for."""
+
+    flags: RequestFlags
+
+
+@dataclass(frozen=True)
+class Manufacturer:
+    """0x35E: manufacturer name without its padding."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class AlarmsV13:
+    """0x35A (V1.3): items whose alarm or warning pair reads 01 (raised) or 10
+    (cleared, i.e. supported and fine). Items reading 00/11 are not supported."""
+
+    alarms: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cleared_alarms: tuple[str, ...] = ()
+    cleared_warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatteryInfo:
+    """0x35F (V1.3): chemistry, firmware, capacity, hardware id (informative only)."""
+
+    chemistry: str
+    firmware_major: int
+    firmware_minor: int
+    capacity_ah: float
+    hardware_id: int = 0
+
+    @property
+    def firmware(self) -> str:
+        return f"{self.firmware_major}.{self.firmware_minor}"
+
+
+@dataclass(frozen=True)
+class ModuleCounts:
+    """0x372: modules online, blocking charge, blocking discharge, offline."""
+
+    online: int
+    blocking_charge: int = 0
+    blocking_discharge: int = 0
+    offline: int = 0
+
+
+@dataclass(frozen=True)
+class CellExtremes:
+    """0x373: lowest/highest cell voltage and temperature (sent in mV and K)."""
+
+    min_cell_v: float
+    max_cell_v: float
+    min_cell_temp_c: float
+    max_cell_temp_c: float
+
+
+ExtremeKind: TypeAlias = Literal[
+    "min_cell_voltage", "max_cell_voltage", "min_cell_temp", "max_cell_temp"
+]
+_EXTREME_IDS: dict[ExtremeKind, int] = {
+    "min_cell_voltage": 0x374,
+    "max_cell_voltage": 0x375,
+    "min_cell_temp": 0x376,
+    "max_cell_temp": 0x377,
+}
+_EXTREME_KINDS: dict[int, ExtremeKind] = {v: k for k, v in _EXTREME_IDS.items()}
+
+
+@dataclass(frozen=True)
+class ExtremeName:
+    """0x374-0x377: the name of the cell or sensor at an extreme."""
+
+    kind: ExtremeKind
+    name: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """0x379: installed capacity."""
+
+    capacity_ah: float
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """0x305 from the inverter; any content counts (SMA puts measurements in it)."""
+
+    raw: bytes = bytes(8)
+
+
+CanMessage: TypeAlias = (
+    Limits
+    | SocSoh
+    | Measurements
+    | Protection
+    | Requests
+    | Manufacturer
+    | AlarmsV13
+    | BatteryInfo
+    | ModuleCounts
+    | CellExtremes
+    | ExtremeName
+    | Capacity
+    | Heartbeat
+)
+
+# 0x359 flags: DBC signal name -> (kind, flag name). Undefined bits are DBC
+# signals too ("Prot2_Bit7") and come back by number.
+_V12_FLAGS: dict[str, tuple[Literal["protection", "alarm"], str]] = {
+    "ProtOverVoltage": ("protection", "over_voltage"),
+    "ProtUnderVoltage": ("protection", "under_voltage"),
+    "ProtCellOverTemp": ("protection", "cell_over_temperature"),
+    "ProtCellUnderTemp": ("protection", "cell_under_temperature"),
+    "ProtDischargeOverCurrent": ("protection", "discharge_over_current"),
+    "ProtChargeOverCurrent": ("protection", "charge_over_current"),
+    "ProtSystemError": ("protection", "system_error"),
+    "AlarmHighVoltage": ("alarm", "high_voltage"),
+    "AlarmLowVoltage": ("alarm", "low_voltage"),
+    "AlarmHighTemp": ("alarm", "high_temperature"),
+    "AlarmLowTemp": ("alarm", "low_temperature"),
+    "AlarmDischargeHighCurrent": ("alarm", "discharge_high_current"),
+    "AlarmChargeHighCurrent": ("alarm", "charge_high_current"),
+    "AlarmInternalCommFail": ("alarm", "internal_communication_fail"),
+}
+_V12_UNKNOWN_BIT = re.compile(r"^(Prot|Alarm)([12])_Bit([0-7])$")
+
+
+def _unknown_bit_name(signal_name: str) -> str | None:
+    m = _V12_UNKNOWN_BIT.match(signal_name)
+    if m is None:
+        return None
+    kind = "protection" if m.group(1) == "Prot" else "alarm"
+    return f"{kind}{m.group(2)}_bit{m.group(3)}"
+
+
+# 0x35A items: DBC signal suffix -> item name, in wire order.
+_V13_ITEMS: dict[str, str] = {
+    "General": "general",
+    "HighVoltage": "high_voltage",
+    "LowVoltage": "low_voltage",
+    "HighTemp": "high_temperature",
+    "LowTemp": "low_temperature",
+    "HighTempCharge": "high_temperature_charge",
+    "LowTempCharge": "low_temperature_charge",
+    "HighDischargeCurrent": "high_discharge_current",
+    "HighChargeCurrent": "high_charge_current",
+    "Contactor": "contactor",
+    "ShortCircuit": "short_circuit",
+    "BmsInternal": "bms_internal",
+    "CellImbalance": "cell_imbalance",
+}
+# Pair values, as named by the DBC's VAL_ table.
+_RAISED, _CLEARED = 1, 2
+
+_REQUEST_SIGNALS: dict[str, str] = {
+    "ChargeEnable": "charge_enable",
+    "DischargeEnable": "discharge_enable",
+    "ForceCharge1": "force_charge_1",
+    "ForceCharge2": "force_charge_2",
+    "FullChargeRequest": "full_charge",
+}
+
+
+def _f(signals: Mapping[str, SignalValue], name: str) -> float:
+    return float(signals[name])
+
+
+def _i(signals: Mapping[str, SignalValue], name: str) -> int:
+    return int(signals[name])
+
+
+def _decode_limits(s: Mapping[str, SignalValue]) -> Limits:
+    dcl = _f(s, "DischargeCurrentLimit")
+    dvl = _f(s, "DischargeVoltageLimit") if "DischargeVoltageLimit" in s else None
+    limits = ChargeLimits(
+        charge_voltage_v=_f(s, "ChargeVoltageLimit"),
+        charge_current_a=_f(s, "ChargeCurrentLimit"),
+        # Real packs send DCL positive, some emulators negative (§2.4 item 2).
+        discharge_current_a=abs(dcl),
+        discharge_voltage_v=dvl,
+    )
+    return Limits(limits=limits, discharge_current_negative=dcl < 0)
+
+
+def _decode_soc(s: Mapping[str, SignalValue]) -> SocSoh:
+    hires = s.get("SOC_HiRes")
+    return SocSoh(
+        soc_pct=_f(s, "SOC"),
+        soh_pct=_f(s, "SOH"),
+        soc_hires_pct=float(hires) if hires else None,
+    )
+
+
+def _decode_measurements(
+    s: Mapping[str, SignalValue], charge_voltage_v: float | None = None
+) -> Measurements:
+    voltage_v, scale = choose_voltage_scale(_f(s, "Voltage"), charge_voltage_v)
+    return Measurements(
+        voltage_v=voltage_v,
+        current_a=_f(s, "Current"),
+        temp_c=_f(s, "Temperature"),
+        voltage_scale=scale,
+    )
+
+
+def _marker_text(value: SignalValue) -> str:
+    if isinstance(value, str):  # a VAL_ name: "PN"
+        return value
+    return _text(list(int(value).to_bytes(2, "little")))
+
+
+def _marker_value(marker: str) -> int:
+    # The DBC carries "PN" as one u16 (VAL_ 20048 "PN"), so the two characters
+    # become that number, first character in the low byte as on the wire.
+    try:
+        raw = marker.encode("latin-1")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"0x359 marker {marker!r} is not one byte per character") from e
+    if len(raw) > 2:
+        raise ValueError(f"0x359 marker {marker!r} is longer than 2 characters")
+    return int.from_bytes(raw.ljust(2, b"\x00"), "little")
+
+
+def _decode_protection(s: Mapping[str, SignalValue]) -> Protection:
+    protections: list[str] = []
+    alarms: list[str] = []
+    unknown: list[str] = []
+    for name, value in s.items():
+        if not value:
+            continue
+        if name in _V12_FLAGS:
+            kind, flag = _V12_FLAGS[name]
+            (protections if kind == "protection" else alarms).append(flag)
+        elif (bit := _unknown_bit_name(name)) is not None:
+            unknown.append(bit)
+    return Protection(
+        protections=tuple(protections),
+        alarms=tuple(alarms),
+        module_count=_i(s, "ModuleCount"),
+        unknown_bits=tuple(unknown),
+        marker=_marker_text(s["Marker"]),
+    )
+
+
+def _decode_requests(s: Mapping[str, SignalValue]) -> Requests:
+    return Requests(
+        RequestFlags(**{field: bool(s[sig]) for sig, field in _REQUEST_SIGNALS.items()})
+    )
+
+
+def _decode_alarms_v13(s: Mapping[str, SignalValue]) -> AlarmsV13:
+    def items(prefix: str, state: str) -> tuple[str, ...]:
+        return tuple(item for suffix, item in _V13_ITEMS.items() if s[prefix + suffix] == state)
+
+    return AlarmsV13(
+        alarms=items("Alarm", "raised"),
+        warnings=items("Warning", "raised"),
+        cleared_alarms=items("Alarm", "cleared"),
+        cleared_warnings=items("Warning", "cleared"),
+    )
+
+
+def _decode_battery_info(s: Mapping[str, SignalValue]) -> BatteryInfo:
+    return BatteryInfo(
+        chemistry=_text([s["Chemistry0"], s["Chemistry1"]]),
+        firmware_major=_i(s, "FirmwareMajor"),
+        firmware_minor=_i(s, "FirmwareMinor"),
+        capacity_ah=_f(s, "Capacity"),
+        hardware_id=_i(s, "HardwareId"),
+    )
+
+
+def decode_message(
+    arbitration_id: int, data: bytes, *, charge_voltage_v: float | None = None
+) -> CanMessage:
+    """Decode one frame into its typed message.
+
+    ``charge_voltage_v`` (the CVL of a 0x351, when known) helps pick the 0x356
+    voltage scale. Raises DecodeError only.
+    """
+    s = decode_signals(arbitration_id, data)
+    match arbitration_id:
+        case 0x305:
+            return Heartbeat(raw=bytes(int(v) for v in _chars(s, "Byte", 8)))
+        case 0x351:
+            return _decode_limits(s)
+        case 0x355:
+            return _decode_soc(s)
+        case 0x356:
+            return _decode_measurements(s, charge_voltage_v)
+        case 0x359:
+            return _decode_protection(s)
+        case 0x35A:
+            return _decode_alarms_v13(s)
+        case 0x35C:
+            return _decode_requests(s)
+        case 0x35E:
+            return Manufacturer(name=_text(_chars(s, "Manufacturer", 8)))
+        case 0x35F:
+            return _decode_battery_info(s)
+        case 0x372:
+            return ModuleCounts(
+                online=_i(s, "ModulesOnline"),
+                blocking_charge=_i(s, "ModulesBlockingCharge"),
+                blocking_discharge=_i(s, "ModulesBlockingDischarge"),
+                offline=_i(s, "ModulesOffline"),
+            )
+        case 0x373:
+            return CellExtremes(
+                min_cell_v=_f(s, "MinCellVoltage"),
+                max_cell_v=_f(s, "MaxCellVoltage"),
+                min_cell_temp_c=_f(s, "MinCellTemp"),
+                max_cell_temp_c=_f(s, "MaxCellTemp"),
+            )
+        case 0x374 | 0x375 | 0x376 | 0x377:
+            return ExtremeName(_EXTREME_KINDS[arbitration_id], _text(_chars(s, "Name", 8)))
+        case 0x379:
+            return Capacity(capacity_ah=_f(s, "InstalledCapacity"))
+    # The DBC has a message this module does not type: a DBC/code mismatch.
+    raise DecodeError(  # pragma: no cover
+        f"0x{arbitration_id:03X}: in the DBC but not typed by pylon_can", frame=bytes(data)
+    )
+
+
+# (arbitration id, signals, payload length to keep or None for the DBC length)
+_Encoded: TypeAlias = tuple[int, dict[str, SignalValue], int | None]
+
+
+def _encode_limits(msg: Limits) -> _Encoded:
+    lim = msg.limits
+    dcl = (
+        -abs(lim.discharge_current_a)
+        if msg.discharge_current_negative
+        else abs(lim.discharge_current_a)
+    )
+    s: dict[str, SignalValue] = {
+        "ChargeVoltageLimit": lim.charge_voltage_v,
+        "ChargeCurrentLimit": lim.charge_current_a,
+        "DischargeCurrentLimit": dcl,
+    }
+    if lim.discharge_voltage_v is None:
+        return LIMITS_ID, s, 6  # the V1.2 text's layout: no DVL
+    s["DischargeVoltageLimit"] = lim.discharge_voltage_v
+    return LIMITS_ID, s, None
+
+
+def _encode_soc(msg: SocSoh) -> _Encoded:
+    s: dict[str, SignalValue] = {"SOC": msg.soc_pct, "SOH": msg.soh_pct}
+    if msg.soc_hires_pct is None:
+        return SOC_SOH_ID, s, 4  # what Pylontech V1.2 firmware sends
+    s["SOC_HiRes"] = msg.soc_hires_pct
+    return SOC_SOH_ID, s, None
+
+
+def _encode_measurements(msg: Measurements) -> _Encoded:
+    # The DBC field is 0.01 V; a 0.1 V emitter puts a tenth of the count there.
+    voltage = msg.voltage_v if msg.voltage_scale == "0.01 V" else msg.voltage_v / 10
+    s: dict[str, SignalValue] = {
+        "Voltage": voltage,
+        "Current": msg.current_a,
+        "Temperature": msg.temp_c,
+    }
+    return MEASUREMENTS_ID, s, None
+
+
+def _encode_protection(msg: Protection) -> _Encoded:
+    by_flag: dict[tuple[str, str], str] = {v: k for k, v in _V12_FLAGS.items()}
+    s: dict[str, SignalValue] = {}
+    for kind, flags in (("protection", msg.protections), ("alarm", msg.alarms)):
+        for flag in flags:
+            if (kind, flag) not in by_flag:
+                raise ValueError(f"0x359 has no {kind} flag {flag!r}")
+            s[by_flag[(kind, flag)]] = 1
+    by_bit = {
+        bit: sig.name
+        for sig in database().get_message_by_frame_id(PROTECTION_ID).signals
+        if (bit := _unknown_bit_name(sig.name)) is not None
+    }
+    for bit in msg.unknown_bits:
+        if bit not in by_bit:
+            raise ValueError(f"0x359 has no undefined bit {bit!r}")
+        s[by_bit[bit]] = 1
+    s["ModuleCount"] = msg.module_count
+    s["Marker"] = _marker_value(msg.marker)
+    return PROTECTION_ID, s, None
+
+
+def _encode_alarms_v13(msg: AlarmsV13) -> _Encoded:
+    by_item = {item: suffix for suffix, item in _V13_ITEMS.items()}
+    s: dict[str, SignalValue] = {}
+    for prefix, items, state in (
+        ("Alarm", msg.alarms, _RAISED),
+        ("Warning", msg.warnings, _RAISED),
+        ("Alarm", msg.cleared_alarms, _CLEARED),
+        ("Warning", msg.cleared_warnings, _CLEARED),
+    ):
+        for item in items:
+            if item not in by_item:
+                raise ValueError(f"0x35A has no item {item!r}")
+            s[prefix + by_item[item]] = state
+    return ALARMS_V13_ID, s, None
+
+
+def _encode(msg: CanMessage) -> _Encoded:
+    match msg:
+        case Limits():
+            return _encode_limits(msg)
+        case SocSoh():
+            return _encode_soc(msg)
+        case Measurements():
+            return _encode_measurements(msg)
+        case Protection():
+            return _encode_protection(msg)
+        case AlarmsV13():
+            return _encode_alarms_v13(msg)
+        case Requests():
+            flags = msg.flags
+            values = {sig: int(getattr(flags, field)) for sig, field in _REQUEST_SIGNALS.items()}
+            return REQUEST_ID, dict(values), None
+        case Manufacturer():
+            # Pylontech pads with spaces ("PYLON   ").
+            return MANUFACTURER_ID, _text_signals("Manufacturer", msg.name, 8, " "), None
+        case BatteryInfo():
+            s = _text_signals("Chemistry", msg.chemistry, 2, "\x00")
+            s |= {
+                "FirmwareMajor": msg.firmware_major,
+                "FirmwareMinor": msg.firmware_minor,
+                "Capacity": msg.capacity_ah,
+                "HardwareId": msg.hardware_id,
+            }
+            return BATTERY_INFO_ID, s, None
+        case ModuleCounts():
+            return (
+                MODULE_COUNTS_ID,
+                {
+                    "ModulesOnline": msg.online,
+                    "ModulesBlockingCharge": msg.blocking_charge,
+                    "ModulesBlockingDischarge": msg.blocking_discharge,
+                    "ModulesOffline": msg.offline,
+                },
+                None,
+            )
+        case CellExtremes():
+            return (
+                CELL_EXTREMES_ID,
+                {
+                    "MinCellVoltage": msg.min_cell_v,
+                    "MaxCellVoltage": msg.max_cell_v,
+                    "MinCellTemp": msg.min_cell_temp_c,
+                    "MaxCellTemp": msg.max_cell_temp_c,
+                },
+                None,
+            )
+        case ExtremeName():
+            return _EXTREME_IDS[msg.kind], _text_signals("Name", msg.name, 8, "\x00"), None
+        case Capacity():
+            return CAPACITY_ID, {"InstalledCapacity": msg.capacity_ah}, None
+        case Heartbeat():
+            if len(msg.raw) > CAN_MAX_DLC:
+                raise ValueError(f"heartbeat of {len(msg.raw)} bytes: at most 8")
+            s = {f"Byte{i}": b for i, b in enumerate(msg.raw)}
+            return HEARTBEAT_ID, dict(s), len(msg.raw)
+
+
+def encode_message(msg: CanMessage, *, pad_to_8: bool = False) -> tuple[int, bytes]:
+    """Encode a typed message as (arbitration id, payload).
+
+    The payload has the DLC a real battery uses: 0x355 without a high-resolution
+    SOC is 4 bytes (Pylontech V1.2), 0x351 without DVL 6, a heartbeat keeps its
+    length. ``pad_to_8`` NUL-pads to 8 for inverters that accept only DLC 8.
+    Raises ValueError for values the DBC cannot carry.
+    """
+    arbitration_id, signals, keep = _encode(msg)
+    data = encode_signals(arbitration_id, signals)
+    if keep is not None:
+        data = data[:keep]
+    return arbitration_id, _pad(data) if pad_to_8 else data
+
+
+# --- folding a listening window into a CanStackState ---------------------------
+
+
+class CanStateBuilder:
+    """Feed it every frame heard; ask it for the stack state the battery reported.
+
+    Unknown ids are counted, not decoded; frames that do not decode are counted
+    (with the last reason kept) and otherwise ignored, so one noisy frame never
+    ends a scan. The latest message of each kind wins.
+    """
+
+    def __init__(self) -> None:
+        self._frames = 0
+        self._heartbeats = 0
+        self._unknown = 0
+        self._errors = 0
+        self._last_error: str | None = None
+        self._battery_ids: set[int] = set()
+        self._limits: Limits | None = None
+        self._soc: SocSoh | None = None
+        self._measurements: Measurements | None = None
+        self._protection: Protection | None = None
+        self._alarms_v13: AlarmsV13 | None = None
+        self._requests: Requests | None = None
+        self._manufacturer: Manufacturer | None = None
+        self._info: BatteryInfo | None = None
+        self._module_counts: ModuleCounts | None = None
+        self._extremes: CellExtremes | None = None
+        self._capacity: Capacity | None = None
+        self._names: dict[ExtremeKind, str] = {}
+
+    @property
+    def frame_count(self) -> int:
+        return self._frames
+
+    @property
+    def heartbeat_count(self) -> int:
+        return self._heartbeats
+
+    @property
+    def unknown_count(self) -> int:
+        return self._unknown
+
+    @property
+    def decode_error_count(self) -> int:
+        return self._errors
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @property
+    def extreme_names(self) -> dict[ExtremeKind, str]:
+        """Names from 0x374-0x377 (CanStackState has no place for them)."""
+        return dict(self._names)
+
+    def feed(self, arbitration_id: int, data: bytes) -> None:
+        self._frames += 1
+        if arbitration_id == HEARTBEAT_ID:
+            self._heartbeats += 1
+            return
+        if arbitration_id not in BATTERY_IDS:
+            self._unknown += 1
+            return
+        try:
+            msg = decode_message(arbitration_id, data)
+        except DecodeError as e:
+            self._errors += 1
+            self._last_error = e.reason
+            return
+        self._battery_ids.add(arbitration_id)
+        match msg:
+            case Limits():
+                self._limits = msg
+            case SocSoh():
+                self._soc = msg
+            case Measurements():
+                self._measurements = msg
+            case Protection():
+                self._protection = msg
+            case AlarmsV13():
+                self._alarms_v13 = msg
+            case Requests():
+                self._requests = msg
+            case Manufacturer():
+                self._manufacturer = msg
+            case BatteryInfo():
+                self._info = msg
+            case ModuleCounts():
+                self._module_counts = msg
+            case CellExtremes():
+                self._extremes = msg
+            case ExtremeName():
+                self._names[msg.kind] = msg.name
+            case Capacity():
+                self._capacity = msg
+            case Heartbeat():  # pragma: no cover - 0x305 is counted above
+                pass
+
+    def protocol(self) -> str:
+        """ "pylon-v1.2" when 0x359/0x35C arrived (the set a V1.2 inverter needs is
+        there, even if 0x35A/0x35F came too), else "pylon-v1.3" when 0x35A/0x35F
+        did, else "pylon-unknown"."""
+        if self._battery_ids & _V12_ONLY:
+            return PROTOCOL_V12
+        if self._battery_ids & _V13_ONLY:
+            return PROTOCOL_V13
+        return PROTOCOL_UNKNOWN
+
+    def state(self) -> CanStackState | None:
+        """The merged state, or None until a battery message decoded."""
+        if not self._battery_ids:
+            return None
+        limits = self._limits.limits if self._limits else None
+        voltage_v: float | None = None
+        voltage_scale: VoltageScale | None = None
+        current_a: float | None = None
+        temp_c: float | None = None
+        if self._measurements is not None:
+            m = self._measurements
+            # Re-pick the 0x356 scale now that the CVL may be known.
+            at_centivolts = m.voltage_v if m.voltage_scale == "0.01 V" else m.voltage_v / 10
+            cvl = limits.charge_voltage_v if limits else None
+            voltage_v, voltage_scale = choose_voltage_scale(at_centivolts, cvl)
+            current_a, temp_c = m.current_a, m.temp_c
+        soc_pct: float | None = None
+        soh_pct: float | None = None
+        if self._soc is not None:
+            s = self._soc
+            soc_pct = s.soc_hires_pct if s.soc_hires_pct is not None else s.soc_pct
+            soh_pct = s.soh_pct
+        protections: list[str] = []
+        alarms: list[str] = []
+        module_count: int | None = None
+        if self._protection is not None:
+            p = self._protection
+            protections += p.protections
+            alarms += p.alarms
+            protections += [b for b in p.unknown_bits if b.startswith("protection")]
+            alarms += [b for b in p.unknown_bits if b.startswith("alarm")]
+            module_count = p.module_count
+        if self._alarms_v13 is not None:
+            # 0x35A "alarms" are protection-level events, its "warnings" alarms.
+            protections += [a for a in self._alarms_v13.alarms if a not in protections]
+            alarms += [w for w in self._alarms_v13.warnings if w not in alarms]
+        if module_count is None and self._module_counts is not None:
+            module_count = self._module_counts.online
+        capacity_ah: float | None = None
+        if self._capacity is not None:
+            capacity_ah = self._capacity.capacity_ah
+        elif self._info is not None:
+            capacity_ah = self._info.capacity_ah
+        x = self._extremes
+        return CanStackState(
+            protocol=self.protocol(),
+            limits=limits,
+            soc_pct=soc_pct,
+            soh_pct=soh_pct,
+            voltage_v=voltage_v,
+            voltage_scale=voltage_scale,
+            current_a=current_a,
+            temp_c=temp_c,
+            protections=tuple(protections),
+            alarms=tuple(alarms),
+            module_count=module_count,
+            request=self._requests.flags if self._requests else None,
+            manufacturer=self._manufacturer.name if self._manufacturer else None,
+            min_cell_v=x.min_cell_v if x else None,
+            max_cell_v=x.max_cell_v if x else None,
+            min_cell_temp_c=x.min_cell_temp_c if x else None,
+            max_cell_temp_c=x.max_cell_temp_c if x else None,
+            capacity_ah=capacity_ah,
+            firmware=self._info.firmware if self._info else None,
+        )
