@@ -78,7 +78,9 @@ class PackReading:
     alarms: tuple[str, ...] = ()
     protections: tuple[str, ...] = ()
     status: tuple[str, ...] = ()
+    alarm_read: bool = False  # False: 0x44 was not read, so "no alarms" is unknown
     read_errors: int = 0
+    failed_reads: tuple[str, ...] = ()
 
     @property
     def soc_pct(self) -> float:
@@ -166,6 +168,36 @@ class CanObservation:
     heartbeat_count: int = 0
     heartbeat_period_s: float | None = None
     last_heartbeat_age_s: float | None = None
+    error_frames: int = 0
+    decode_errors: int = 0
+
+
+class AddressStatus(enum.Enum):
+    """What happened at one RS485 address during a scan."""
+
+    ANSWERED = "answered"
+    SILENT = "silent"  # nothing at all within the time budget
+    GARBLED = "garbled"  # bytes arrived but never a valid frame (collision, noise)
+    STOPPED = "stopped"  # answered at first, then went silent
+    REFUSED = "refused"  # answered with an error return code
+    NOT_POLLED = "not polled"  # skipped: the master's pack count was already reached
+
+
+@dataclass(frozen=True)
+class AddressResult:
+    """Per-address outcome and error counters (field notes §5: report error rates)."""
+
+    address: int
+    status: AddressStatus
+    requests: int = 0
+    replies: int = 0
+    timeouts: int = 0
+    corrupted: int = 0
+    detail: str = ""
+
+    @property
+    def error_rate(self) -> float:
+        return 0.0 if not self.requests else (self.timeouts + self.corrupted) / self.requests
 
 
 @dataclass(frozen=True)
@@ -173,9 +205,17 @@ class StackSnapshot:
     """The result of a scan: every pack found, what CAN showed, and findings."""
 
     packs: tuple[PackReading, ...] = ()
-    addresses_polled: tuple[int, ...] = ()
+    addresses: tuple[AddressResult, ...] = ()
+    group_count: int | None = None  # packs the master reports in a group read
+    master_address: int | None = None
+    noise_bytes: int = 0
     can: CanObservation | None = None
     findings: tuple[Finding, ...] = ()
     port: str | None = None
     baud: int | None = None
     can_interface: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def addresses_polled(self) -> tuple[int, ...]:
+        return tuple(a.address for a in self.addresses if a.status is not AddressStatus.NOT_POLLED)

@@ -17,13 +17,13 @@ def test_data_dir_found_in_checkout(name: resources.DataFolder) -> None:
 
 
 def test_dbc_file_found() -> None:
-    assert resources.data_file("dbc", "pylon_lv.dbc").read_text(encoding="utf-8").startswith(
-        "VERSION"
+    assert (
+        resources.data_file("dbc", "pylon_lv.dbc").read_text(encoding="utf-8").startswith("VERSION")
     )
 
 
 def test_missing_file_names_the_folder() -> None:
-    with pytest.raises(FileNotFoundError, match="no-such.dbc"):
+    with pytest.raises(FileNotFoundError, match=r"no-such\.dbc"):
         resources.data_file("dbc", "no-such.dbc")
 
 

@@ -1,0 +1,294 @@
+"""RS485 request/response over anything ``serial.serial_for_url`` opens.
+
+A device path (``/dev/ttyUSB0``, ``COM3``), a pty, or a network gateway
+(``socket://192.168.1.50:8899``, ``rfc2217://...``). RS485 here is half-duplex
+and host-polled: write one request, read one reply frame, never talk while a
+reply may still be on the line.
+
+Timing is derived from the line instead of a fixed multi-second timeout: a
+reply must *start* within the request's own wire time plus the BMS latency
+budget (so a silent address costs tens of milliseconds, not seconds), and once
+bytes flow it may take its expected wire time with a margin, extended while
+bytes keep arriving. One retry follows a timeout or a corrupted reply (cheap
+adapters and long cables lose the odd frame; field notes §5). Framing and
+decoding are the pure codec's; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+from active_cli.errors import DecodeError, LinkError, LinkTimeout
+from active_cli.protocols import pylon_rs485
+from active_cli.protocols.framing import Rs485Framer
+from active_cli.protocols.pylon_rs485 import Command, Frame, Rtn
+
+log = logging.getLogger(__name__)
+
+BITS_PER_BYTE = 10  # 8N1: start + 8 data + stop
+
+# Upper estimates of reply sizes on the wire (bytes, incl. '~' and CR) for one
+# 16-cell pack, from the layouts in reference §3.4 (header+checksum = 18 bytes,
+# then two ASCII characters per INFO byte). Only used to size the completion
+# deadline; replies longer than this still complete while bytes keep flowing.
+_EXPECTED_REPLY_BYTES: dict[int, int] = {
+    Command.PROTOCOL_VERSION: 18,
+    Command.MANUFACTURER_INFO: 18 + 2 * 32,
+    Command.ANALOG: 18 + 2 * 70,
+    Command.ALARM: 18 + 2 * 50,
+    Command.SYSTEM_PARAMETERS: 18 + 2 * 25,
+    Command.MANAGEMENT: 18 + 2 * 10,
+    Command.SERIAL_NUMBER: 18 + 2 * 17,
+    Command.FIRMWARE: 18 + 2 * 6,
+}
+_GROUP_REPLY_BYTES_PER_PACK = 2 * 70
+_MAX_PACKS = 16
+
+
+class SerialPort(Protocol):
+    """The part of pyserial's ``Serial`` this link uses (tests may pass a fake)."""
+
+    timeout: float | None
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class AddressStats:
+    """Counters for one address, so findings can give error rates per pack."""
+
+    requests: int = 0
+    replies: int = 0
+    timeouts: int = 0
+    corrupted: int = 0
+    retries: int = 0
+    latency_s: list[float] = field(default_factory=list)
+
+
+@dataclass
+class LinkStats:
+    noise_bytes: int = 0
+    per_address: dict[int, AddressStats] = field(default_factory=dict)
+
+    def address(self, adr: int) -> AddressStats:
+        return self.per_address.setdefault(adr, AddressStats())
+
+
+def wire_time_s(byte_count: int, baud: int) -> float:
+    """Seconds `byte_count` bytes take on an 8N1 line at `baud`."""
+    return byte_count * BITS_PER_BYTE / baud
+
+
+def expected_reply_bytes(command: int, *, group: bool = False) -> int:
+    if group and command in (Command.ANALOG, Command.ALARM):
+        return 18 + 4 + _GROUP_REPLY_BYTES_PER_PACK * _MAX_PACKS
+    return _EXPECTED_REPLY_BYTES.get(command, 18 + 2 * 64)
+
+
+class SerialLink:
+    """One RS485 line: send a request frame, return the reply frame.
+
+    ``latency_budget_s`` is how long after the end of the request a reply may
+    take to start (the PACE document allows 500 ms). Once packs have answered,
+    ``adaptive=True`` tightens it to a few times the latency actually seen, never
+    below ``min_latency_budget_s``, so polling empty addresses stays fast.
+    """
+
+    def __init__(
+        self,
+        port: SerialPort,
+        *,
+        baud: int = 9600,
+        url: str = "",
+        latency_budget_s: float = 0.5,
+        min_latency_budget_s: float = 0.06,
+        adaptive: bool = True,
+        retries: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._port = port
+        self.baud = baud
+        self.url = url
+        self.latency_budget_s = latency_budget_s
+        self.min_latency_budget_s = min_latency_budget_s
+        self.adaptive = adaptive
+        self.retries = retries
+        self.stats = LinkStats()
+        self._clock = clock
+        self._framer = Rs485Framer()
+        self._max_latency_seen_s: float | None = None
+
+    @classmethod
+    def open(cls, url: str, *, baud: int = 9600, **options: float | bool | int) -> SerialLink:
+        """Open `url` with pyserial; a failure becomes a LinkError with a hint."""
+        import serial
+
+        try:
+            port = serial.serial_for_url(url, baudrate=baud, timeout=0.1, write_timeout=2.0)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise LinkError(
+                f"cannot open {url}: {e}",
+                hint=_open_hint(url),
+            ) from e
+        return cls(port, baud=baud, url=url, **options)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._port.close()
+
+    def __enter__(self) -> SerialLink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def reply_start_budget_s(self) -> float:
+        """How long after the end of a request the first reply byte may take."""
+        if not self.adaptive or self._max_latency_seen_s is None:
+            return self.latency_budget_s
+        learned = 3.0 * self._max_latency_seen_s + 0.02
+        return min(self.latency_budget_s, max(self.min_latency_budget_s, learned))
+
+    def query(
+        self,
+        command: Command | int,
+        adr: int,
+        *,
+        ver: int = pylon_rs485.VER_PYLON,
+        info: bytes | None = None,
+    ) -> Frame:
+        """Send one command to `adr` and return the (checked) reply frame.
+
+        Raises LinkTimeout when nothing complete arrived after the retries, and
+        DecodeError when every reply was corrupted. A reply with an error RTN is
+        returned as is (the codec's parsers raise for it), except RTN 02/03 (the
+        BMS saw our request corrupted), which is retried like a corrupted reply.
+        """
+        request = pylon_rs485.build_request(command, adr, ver=ver, info=info)
+        group = info is not None and info[:1] == bytes([pylon_rs485.GROUP_ADR_INFO])
+        expected = expected_reply_bytes(int(command), group=group)
+        stats = self.stats.address(adr)
+        last_error: DecodeError | LinkTimeout | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                stats.retries += 1
+            stats.requests += 1
+            try:
+                frame = self.transact(request, expected_reply_bytes=expected, adr=adr)
+            except LinkTimeout as e:
+                stats.timeouts += 1
+                last_error = e
+                continue
+            except DecodeError as e:
+                stats.corrupted += 1
+                last_error = e
+                continue
+            if frame.cid2 in (Rtn.CHKSUM_ERROR, Rtn.LCHKSUM_ERROR):
+                stats.corrupted += 1
+                last_error = DecodeError(
+                    f"address {adr} reports our request arrived corrupted (RTN {frame.cid2:02X})",
+                    frame=frame.encode(),
+                )
+                continue
+            stats.replies += 1
+            return frame
+        assert last_error is not None
+        raise last_error
+
+    def transact(
+        self, request: bytes, *, expected_reply_bytes: int, adr: int | None = None
+    ) -> Frame:
+        """Write `request`, read one frame; no retry (see `query`)."""
+        try:
+            self._port.reset_input_buffer()
+            self._framer.reset()
+            log.debug("TX %r", request)
+            self._port.write(request)
+        except OSError as e:  # serial.SerialException is an OSError (IOError)
+            raise LinkError(f"write to {self.url or 'port'} failed: {e}", hint=_lost_hint()) from e
+        sent = self._clock()
+        request_wire = wire_time_s(len(request), self.baud)
+        start_deadline = sent + request_wire + self.reply_start_budget_s
+        deadline = start_deadline
+        first_byte_at: float | None = None
+        while True:
+            now = self._clock()
+            remaining = deadline - now
+            if remaining <= 0:
+                break
+            try:
+                self._port.timeout = remaining
+                chunk = self._port.read(max(1, self._port.in_waiting))
+            except OSError as e:
+                raise LinkError(
+                    f"read from {self.url or 'port'} failed: {e}", hint=_lost_hint()
+                ) from e
+            if not chunk:
+                continue
+            now = self._clock()
+            if first_byte_at is None:
+                first_byte_at = now
+                # A reply may take its expected wire time plus a margin from here.
+                deadline = now + 1.5 * wire_time_s(expected_reply_bytes, self.baud) + 0.05
+            frames = self._framer.feed(chunk)
+            self.stats.noise_bytes = self._framer.noise_bytes
+            for raw in frames:
+                if raw == request:
+                    continue  # our own request echoed back by the adapter
+                log.debug("RX %r", raw)
+                frame = pylon_rs485.decode_frame(raw)
+                self._learn_latency(first_byte_at - sent - request_wire)
+                return frame
+            # Bytes still arriving: do not cut a slow but live reply short.
+            deadline = max(deadline, now + 20 * wire_time_s(1, self.baud) + 0.02)
+        if first_byte_at is None:
+            raise LinkTimeout(
+                f"no reply within {1000 * (request_wire + self.reply_start_budget_s):.0f} ms"
+                + (f" from address {adr}" if adr is not None else "")
+            )
+        raise DecodeError(
+            "reply did not complete (no CR before the line went quiet)",
+            frame=self._framer.pending(),
+        )
+
+    def _learn_latency(self, latency_s: float) -> None:
+        latency_s = max(0.0, latency_s)
+        if self._max_latency_seen_s is None or latency_s > self._max_latency_seen_s:
+            self._max_latency_seen_s = latency_s
+
+
+def _open_hint(url: str) -> str:
+    if url.startswith("socket://"):
+        return (
+            "is the gateway on the network and the port right? "
+            "Many gateways accept one TCP client only."
+        )
+    return (
+        "is the adapter plugged in? On Linux look at `ls /dev/ttyUSB* /dev/ttyACM*`; "
+        "you may need the dialout group."
+    )
+
+
+def _lost_hint() -> str:
+    return (
+        "the adapter or gateway went away: check the USB cable / network and run the command again"
+    )
