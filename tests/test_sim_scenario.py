@@ -82,7 +82,7 @@ def test_builtins_carry_their_faults() -> None:
     dup = load_scenario("duplicate-address")
     assert [p.address for p in dup.packs] == [1, 2, 2, 4]
     assert dup.faults.duplicate_addresses == (2,)
-    assert load_scenario("stop-answering").faults.stop_answering == ((3, 5),)
+    assert load_scenario("stop-answering").faults.stop_answering == ((3, 2),)
     assert load_scenario("noisy-line").faults.noise_rate > 0
     assert load_scenario("checksum-errors").faults.checksum_error_rate > 0
     assert load_scenario("silent-inverter").faults.silent_inverter

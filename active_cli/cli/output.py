@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -28,7 +29,10 @@ _SEVERITY_STYLE = {
 
 
 def stdout() -> Console:
-    return Console(highlight=False)
+    # Redirected to a file or a pipe there is no terminal width to respect;
+    # rich's 80-column default would wrap the pack table badly.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+    return Console(highlight=False, width=width)
 
 
 def stderr() -> Console:

@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CanRecord:
-    """One received frame, reduced to what the pure layers need."""
+    """One received frame, reduced to what the pure layers need.
+
+    ``timestamp`` is the interface's clock (seconds); only differences between
+    records of one bus are meaningful.
+    """
 
     timestamp: float
     arbitration_id: int
@@ -108,7 +112,9 @@ def listen(
             continue
         records.append(
             CanRecord(
-                timestamp=clock(),
+                # The interface's own timestamp: frames queued while we were busy
+                # elsewhere keep the time they arrived, so cycle times stay true.
+                timestamp=message.timestamp or time.time(),
                 arbitration_id=message.arbitration_id,
                 data=bytes(message.data),
                 is_error_frame=message.is_error_frame,

@@ -1,0 +1,469 @@
+"""Rules that turn a scan snapshot into findings (pure).
+
+Each rule names what it saw and what to do about it, from the manual's limits
+(`spec.py`) and the failures installers meet on site (field-notes.md). Missing
+data is never good data: a pack whose alarms could not be read gets a finding
+saying so, not a clean bill of health.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from active_cli import spec
+from active_cli.model import (
+    AddressStatus,
+    CanObservation,
+    Finding,
+    PackReading,
+    Severity,
+    StackSnapshot,
+)
+
+FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
+
+# CAN: how long without a heartbeat counts as "not there" (reference/inverters.md:
+# a heuristic from a public BMS-to-inverter project, not a spec value).
+HEARTBEAT_LOST_S = 5.0
+
+
+def scan_findings(
+    snapshot: StackSnapshot, *, expected_packs: int | None = None, rs485: bool = True
+) -> list[Finding]:
+    findings: list[Finding] = []
+    if rs485:
+        findings += _address_findings(snapshot, expected_packs)
+        for pack in snapshot.packs:
+            findings += pack_findings(pack)
+        findings += _stack_findings(snapshot.packs)
+        findings += _line_findings(snapshot)
+    if snapshot.can is not None:
+        findings += can_findings(snapshot.can)
+    return findings
+
+
+def _ranges(numbers: Iterable[int]) -> str:
+    values = sorted(numbers)
+    if not values:
+        return "none"
+    runs: list[list[int]] = []
+    for n in values:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Finding]:
+    out: list[Finding] = []
+    by_status: dict[AddressStatus, list[int]] = {}
+    for result in snapshot.addresses:
+        by_status.setdefault(result.status, []).append(result.address)
+    found = sorted(p.address for p in snapshot.packs)
+    polled = snapshot.addresses_polled
+    if not found:
+        out.append(
+            Finding(
+                FAIL,
+                "scan.no-packs",
+                "No pack answered",
+                f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
+                fix="check the cable (battery COM port: pin 1 RS485-B, pin 2 RS485-A), swap A/B, "
+                "try --baud 115200, and make sure the packs are switched on",
+            )
+        )
+        return out
+    master = snapshot.master_address
+    convention = (
+        "Pylontech convention (master at 2)"
+        if master == 2
+        else "sequential addressing (master at 1)"
+        if master == 1
+        else f"master at {master}"
+    )
+    out.append(
+        Finding(
+            OK,
+            "scan.packs-found",
+            f"{len(found)} pack(s) answered at address(es) {_ranges(found)}",
+            f"{convention}; polled {_ranges(polled)}",
+        )
+    )
+    silent = set(by_status.get(AddressStatus.SILENT, []))
+    for a, b in itertools.pairwise(found):
+        missing = [n for n in range(a + 1, b) if n in silent]
+        if missing:
+            out.append(
+                Finding(
+                    WARN,
+                    "scan.gap",
+                    f"Address {_ranges(missing)} missing between {a} and {b}",
+                    "packs are usually numbered without gaps",
+                    fix="check that pack is switched on and linked (Link out -> Link in), "
+                    "and its address setting",
+                )
+            )
+    for result in snapshot.addresses:
+        if result.status is AddressStatus.GARBLED:
+            out.append(
+                Finding(
+                    FAIL,
+                    "scan.duplicate-address",
+                    f"Two packs may answer at address {result.address}",
+                    "every reply at this address was garbled while other addresses answer "
+                    "cleanly: that is what two packs talking at once look like",
+                    evidence=(result.detail,) if result.detail else (),
+                    fix=f"give each pack its own address; power packs on one at a time to find the "
+                    f"second pack at {result.address}",
+                )
+            )
+        elif result.status is AddressStatus.STOPPED:
+            out.append(
+                Finding(
+                    FAIL,
+                    "scan.stopped-answering",
+                    f"Pack at address {result.address} answered, then stopped",
+                    result.detail,
+                    fix="check the pack's power and its link cable; an intermittent pack must not "
+                    "be commissioned",
+                )
+            )
+        elif result.status is AddressStatus.REFUSED:
+            out.append(
+                Finding(
+                    WARN,
+                    "scan.refused",
+                    f"Address {result.address} answered with an error code",
+                    result.detail,
+                    fix="the master may not reach this slave over the BMS link (RTN 91): check the "
+                    "link cables",
+                )
+            )
+    group = snapshot.group_count
+    if group is not None:
+        if group > len(found):
+            out.append(
+                Finding(
+                    FAIL,
+                    "scan.master-count",
+                    f"The master sees {group} packs but only {len(found)} answered",
+                    f"group read at address {master}",
+                    fix="the other packs are on the BMS link but not answering at the polled "
+                    "addresses: widen --addresses, check their address settings",
+                )
+            )
+        elif group < len(found):
+            out.append(
+                Finding(
+                    WARN,
+                    "scan.master-count",
+                    f"The master reports {group} pack(s) but {len(found)} answered",
+                    fix="check the Link out -> Link in cables between packs",
+                )
+            )
+        skipped = by_status.get(AddressStatus.NOT_POLLED, [])
+        if skipped:
+            out.append(
+                Finding(
+                    INFO,
+                    "scan.range-shortened",
+                    f"Addresses {_ranges(skipped)} not polled",
+                    f"the master reports {group} pack(s) and all of them answered; use "
+                    "--all-addresses to poll every address anyway",
+                )
+            )
+    if expected is not None and expected != len(found):
+        out.append(
+            Finding(
+                FAIL,
+                "scan.expected-count",
+                f"Expected {expected} packs, found {len(found)}",
+                fix="only the master answering usually means the Link out -> Link in cabling is "
+                "wrong or the slaves are off",
+            )
+        )
+    return out
+
+
+def pack_findings(pack: PackReading) -> list[Finding]:
+    """Cell, temperature, voltage and BMS-alarm rules for one pack."""
+    out: list[Finding] = []
+    name = f"pack {pack.address}"
+    cells = pack.cell_voltages_v
+    for number, volts in enumerate(cells, 1):
+        if volts >= spec.CELL_OVER_VOLTAGE_PROTECT_V:
+            out.append(
+                Finding(
+                    FAIL,
+                    "pack.cell-over-voltage",
+                    f"Cell {number} of {name} at {volts:.3f} V: over-voltage protection",
+                    f"protection at {spec.CELL_OVER_VOLTAGE_PROTECT_V:.2f} V, "
+                    f"the manual's range ends at {spec.CELL_MAX_V:.2f} V per cell",
+                    fix="stop charging; let the BMS balance, or discharge the pack a little; "
+                    "a cell that keeps running high needs service",
+                )
+            )
+        elif volts >= spec.CELL_OVER_VOLTAGE_ALARM_V:
+            out.append(
+                Finding(
+                    WARN,
+                    "pack.cell-high",
+                    f"Cell {number} of {name} at {volts:.3f} V: high",
+                    f"alarm at {spec.CELL_OVER_VOLTAGE_ALARM_V:.2f} V",
+                )
+            )
+        elif volts <= spec.CELL_UNDER_VOLTAGE_PROTECT_V:
+            out.append(
+                Finding(
+                    FAIL,
+                    "pack.cell-under-voltage",
+                    f"Cell {number} of {name} at {volts:.3f} V: under-voltage protection",
+                    f"protection at {spec.CELL_UNDER_VOLTAGE_PROTECT_V:.2f} V",
+                    fix="charge the pack (manual, Common Issues 1: startup after charging "
+                    "activation)",
+                )
+            )
+        elif volts <= spec.CELL_UNDER_VOLTAGE_ALARM_V:
+            out.append(
+                Finding(
+                    WARN,
+                    "pack.cell-low",
+                    f"Cell {number} of {name} at {volts:.3f} V: low",
+                    f"alarm at {spec.CELL_UNDER_VOLTAGE_ALARM_V:.2f} V",
+                )
+            )
+    if cells:
+        spread = pack.cell_spread_mv
+        if spread >= spec.CELL_SPREAD_FAIL_MV or spread >= spec.CELL_SPREAD_WARN_MV:
+            severity = FAIL if spread >= spec.CELL_SPREAD_FAIL_MV else WARN
+            low = cells.index(pack.min_cell_v) + 1
+            high = cells.index(pack.max_cell_v) + 1
+            out.append(
+                Finding(
+                    severity,
+                    "pack.cell-spread",
+                    f"Cell spread of {name}: {spread:.0f} mV (cell {low} lowest, cell {high} "
+                    "highest)",
+                    f"warn at {spec.CELL_SPREAD_WARN_MV:.0f} mV, fail at "
+                    f"{spec.CELL_SPREAD_FAIL_MV:.0f} mV",
+                    fix="charge fully and leave the pack to balance; a spread that stays needs "
+                    "service",
+                )
+            )
+    out += _temperature_findings(pack, name)
+    if not spec.MIN_VOLTAGE_V <= pack.voltage_v <= spec.MAX_VOLTAGE_V:
+        out.append(
+            Finding(
+                FAIL,
+                "pack.voltage-range",
+                f"{name.capitalize()} at {pack.voltage_v:.2f} V is outside "
+                f"{spec.MIN_VOLTAGE_V}–{spec.MAX_VOLTAGE_V} V",
+                "manual, Technical Parameters: voltage range",
+            )
+        )
+    if pack.protections:
+        out.append(
+            Finding(
+                FAIL,
+                "pack.bms-protection",
+                f"{name.capitalize()} BMS protection: {', '.join(pack.protections)}",
+                fix="find the cause before linking or powering the inverter",
+            )
+        )
+    if pack.alarms:
+        out.append(
+            Finding(
+                WARN,
+                "pack.bms-alarm",
+                f"{name.capitalize()} BMS alarm: {', '.join(pack.alarms)}",
+            )
+        )
+    if not pack.alarm_read:
+        out.append(
+            Finding(
+                WARN,
+                "pack.alarms-unknown",
+                f"The alarm state of {name} could not be read",
+                "so 'no alarms' cannot be claimed for it",
+                fix="scan again; if it persists, check the line (error counts below)",
+            )
+        )
+    if pack.serial is None:
+        out.append(
+            Finding(WARN, "pack.serial-unknown", f"The serial number of {name} could not be read")
+        )
+    return out
+
+
+def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
+    out: list[Finding] = []
+    charging = pack.current_a > 0.5
+    for number, temp in enumerate(pack.temperatures_c, 1):
+        sensor = f"sensor {number} of {name}"
+        if temp <= spec.DEAD_SENSOR_TEMP_C:
+            out.append(
+                Finding(
+                    FAIL,
+                    "pack.dead-sensor",
+                    f"Temperature {sensor} reads {temp:.1f} °C: dead or open sensor",
+                    "manual, Common Issues 5: damaged temperature-sensing head",
+                    fix="replace the sensor's collection line; the BMS cannot protect the cells "
+                    "it watches",
+                )
+            )
+        elif temp > spec.DISCHARGE_TEMP_MAX_C or temp < spec.DISCHARGE_TEMP_MIN_C:
+            out.append(
+                Finding(
+                    FAIL,
+                    "pack.temperature",
+                    f"Temperature {sensor} at {temp:.1f} °C is outside the operating range",
+                    f"discharge {spec.DISCHARGE_TEMP_MIN_C:.0f}–{spec.DISCHARGE_TEMP_MAX_C:.0f} °C "
+                    "(manual, Technical Parameters)",
+                    fix="stop and let the pack reach a normal temperature; check ventilation",
+                )
+            )
+        elif temp > spec.CHARGE_TEMP_MAX_C or temp < spec.CHARGE_TEMP_MIN_C:
+            out.append(
+                Finding(
+                    FAIL if charging else WARN,
+                    "pack.temperature",
+                    f"Temperature {sensor} at {temp:.1f} °C: outside the charging range",
+                    f"charge {spec.CHARGE_TEMP_MIN_C:.0f}–{spec.CHARGE_TEMP_MAX_C:.0f} °C "
+                    "(manual, Technical Parameters)",
+                )
+            )
+    return out
+
+
+def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    if len(packs) < 2:
+        return out
+    firmwares = {p.firmware for p in packs if p.firmware}
+    if len(firmwares) > 1:
+        detail = ", ".join(f"pack {p.address}: {p.firmware}" for p in packs)
+        out.append(
+            Finding(
+                WARN,
+                "stack.mixed-firmware",
+                f"Mixed firmware in one stack: {', '.join(sorted(firmwares))}",
+                detail,
+                fix="bring every pack to the same firmware (checklist 1.4 Latest Firmware)",
+            )
+        )
+    volts = [p.voltage_v for p in packs]
+    spread = max(volts) - min(volts)
+    if spread > spec.PARALLEL_SPREAD_WARN_V:
+        low = min(packs, key=lambda p: p.voltage_v)
+        high = max(packs, key=lambda p: p.voltage_v)
+        out.append(
+            Finding(
+                FAIL if spread > spec.PARALLEL_SPREAD_FAIL_V else WARN,
+                "stack.voltage-spread",
+                f"Pack voltages differ by {spread:.2f} V (pack {low.address} "
+                f"{low.voltage_v:.2f} V, pack {high.address} {high.voltage_v:.2f} V)",
+                "linked packs sit at one voltage; a spread means they are not linked yet or a "
+                "pack is isolated by its BMS",
+                fix="before linking, run `active check parallel`",
+            )
+        )
+    socs = [p.soc_pct for p in packs]
+    if max(socs) - min(socs) > 10:
+        out.append(
+            Finding(
+                INFO,
+                "stack.soc-spread",
+                f"SOC differs by {max(socs) - min(socs):.0f} % between packs",
+                "LiFePO4 rest voltage is flat between ~20 and 90 % SOC: a small voltage spread "
+                "can hide a large SOC difference",
+            )
+        )
+    return out
+
+
+def _line_findings(snapshot: StackSnapshot) -> list[Finding]:
+    out: list[Finding] = []
+    for result in snapshot.addresses:
+        failures = result.timeouts + result.corrupted
+        if result.status is AddressStatus.ANSWERED and failures:
+            out.append(
+                Finding(
+                    WARN,
+                    "link.errors",
+                    f"Address {result.address}: {failures} of {result.requests} requests failed "
+                    f"({100 * result.error_rate:.0f} %)",
+                    f"{result.corrupted} corrupted, {result.timeouts} timed out; each was retried",
+                    fix="intermittent RS485: use an isolated adapter, shorten the cable, check "
+                    "ground and A/B",
+                )
+            )
+    if snapshot.noise_bytes:
+        out.append(
+            Finding(
+                WARN,
+                "link.noise",
+                f"{snapshot.noise_bytes} byte(s) of noise on the line",
+                "bytes outside any frame: a wrong baud rate, swapped A/B, or a second master "
+                "(the inverter) talking on the same line",
+                fix="poll RS485 with the inverter's BMS cable unplugged, or read CAN passively",
+            )
+        )
+    return out
+
+
+def can_findings(can: CanObservation) -> list[Finding]:
+    out: list[Finding] = []
+    state = can.state
+    if state is None:
+        detail = f"{can.frame_count} frame(s) in {can.duration_s:.1f} s"
+        if can.error_frames:
+            detail += f", {can.error_frames} error frame(s)"
+        out.append(
+            Finding(
+                FAIL,
+                "can.no-battery-frames",
+                "No battery message on CAN",
+                detail,
+                fix="Pylon LV CAN runs at 500 kbit/s: check --bitrate, termination (about 60 Ω "
+                "between CAN-H and CAN-L with power off) and the H/L wires (battery pins 4/5)",
+            )
+        )
+        return out
+    ids = ", ".join(f"0x{i:03X}" for i in can.ids_seen)
+    out.append(
+        Finding(
+            OK,
+            "can.battery-frames",
+            f"Battery broadcasting {state.protocol} on CAN",
+            f"ids {ids}; {can.frame_count} frames in {can.duration_s:.1f} s",
+        )
+    )
+    if can.heartbeat_count:
+        period = f"every {can.heartbeat_period_s:.2f} s" if can.heartbeat_period_s else "seen once"
+        out.append(Finding(OK, "can.heartbeat", f"Inverter heartbeat 0x305 present, {period}"))
+    else:
+        out.append(
+            Finding(
+                WARN,
+                "can.heartbeat",
+                f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
+                "the inverter is off, not wired to CAN, or set to another battery protocol",
+                fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
+                "setting; `active check protocol --inverter NAME` says which",
+            )
+        )
+    if state.protections:
+        out.append(
+            Finding(
+                FAIL,
+                "can.protection",
+                f"Battery reports protection on CAN: {', '.join(state.protections)}",
+            )
+        )
+    if state.alarms:
+        out.append(
+            Finding(WARN, "can.alarm", f"Battery reports alarms on CAN: {', '.join(state.alarms)}")
+        )
+    return out

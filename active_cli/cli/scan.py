@@ -1,0 +1,106 @@
+"""``active scan``: find every pack and read it."""
+
+from __future__ import annotations
+
+import typer
+
+from active_cli.cli.connect import (
+    BAUD_OPTION,
+    BITRATE_OPTION,
+    CHANNEL_OPTION,
+    INTERFACE_OPTION,
+    PORT_OPTION,
+    SIM_OPTION,
+)
+
+
+def parse_addresses(text: str) -> tuple[int, ...]:
+    """``1-17``, ``2,3,4`` or ``1-4,9`` -> addresses (1..255)."""
+    from active_cli.errors import UsageError
+
+    addresses: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = (int(p) for p in part.split("-", 1))
+                addresses.extend(range(low, high + 1))
+            elif part.strip():
+                addresses.append(int(part))
+    except ValueError:
+        raise UsageError(
+            f"--addresses {text!r}: use a range like 1-17 or a list like 2,3,4"
+        ) from None
+    if not addresses or not all(0 <= a <= 254 for a in addresses):
+        raise UsageError(f"--addresses {text!r}: addresses are 0..254")
+    return tuple(dict.fromkeys(addresses))
+
+
+def scan_command(
+    port: str | None = PORT_OPTION,
+    baud: int = BAUD_OPTION,
+    interface: str | None = INTERFACE_OPTION,
+    channel: str | None = CHANNEL_OPTION,
+    bitrate: int | None = BITRATE_OPTION,
+    sim: str | None = SIM_OPTION,
+    addresses: str = typer.Option(
+        "1-17", "--addresses", "-a", help="RS485 addresses to poll: 1-17, or 2,3,4."
+    ),
+    all_addresses: bool = typer.Option(
+        False, "--all-addresses", help="Poll every address even when the master's count is reached."
+    ),
+    expect: int | None = typer.Option(
+        None, "--expect", "-n", help="How many packs the stack has; fewer found fails."
+    ),
+    can_window: float = typer.Option(
+        5.5, "--can-window", help="Longest CAN listening time, seconds."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the whole snapshot as JSON."),
+) -> None:
+    """Find every pack: address, serial, firmware, V, A, SOC, cells, temperatures, alarms.
+
+    RS485 with --port, CAN with --interface/--channel, both when both are given;
+    --sim scans the built-in simulator over both.
+    """
+    import contextlib
+
+    from active_cli import discovery
+    from active_cli.cli import render_scan
+    from active_cli.cli.connect import Connection, can_bus, rs485_link, simulator
+    from active_cli.errors import EXIT_CHECK_FAILED, EXIT_NO_REPLY, UsageError
+    from active_cli.model import worst
+
+    connection = Connection(port, baud, interface, channel, bitrate, sim)
+    if not (connection.wants_rs485 or connection.wants_can):
+        raise UsageError(
+            "say what to scan: --port (RS485), --interface/--channel (CAN), or --sim SCENARIO"
+        )
+    options = discovery.ScanOptions(
+        addresses=parse_addresses(addresses), stop_at_group_count=not all_addresses
+    )
+    with contextlib.ExitStack() as stack:
+        site = stack.enter_context(simulator(connection))
+        link = stack.enter_context(rs485_link(connection, site)) if connection.wants_rs485 else None
+        bus = stack.enter_context(can_bus(connection, site)) if connection.wants_can else None
+        with render_scan.progress(enabled=not json_out) as progress:
+            snapshot = discovery.scan(
+                link,
+                bus,
+                options,
+                expected_packs=expect,
+                can_window_s=can_window,
+                progress=progress,
+            )
+    snapshot = render_scan.describe_connection(snapshot, connection, site_baud=None)
+    if json_out:
+        from active_cli.cli.output import print_json
+
+        print_json(snapshot)
+    else:
+        render_scan.show(snapshot)
+    nothing = (link is None or not snapshot.packs) and (
+        snapshot.can is None or snapshot.can.state is None
+    )
+    if nothing:
+        raise typer.Exit(EXIT_NO_REPLY)
+    if worst(list(snapshot.findings)).value == "fail":
+        raise typer.Exit(EXIT_CHECK_FAILED)

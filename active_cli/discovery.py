@@ -1,0 +1,397 @@
+"""Scan: find every pack on RS485 and what the master says on CAN.
+
+RS485 (`scan_rs485`): poll each address of the range in turn. The first
+address that answers is taken as the master; a whole-group alarm read there
+(0x44 with INFO FF) tells how many packs the master sees, and when every pack
+it reports has answered, the rest of the range is not polled (the slaves are
+reached through the master's BMS link, so a pack the master does not see
+cannot answer either). Each pack is read for analog values (0x42), serial
+(0x93), firmware (0x96, falling back to 0x51), and alarms (0x44, per pack
+whenever the group read shows anything raised, so alarms are attributed to the
+pack that has them).
+
+CAN (`observe_can`): listen, identify the message set, fold the stack state,
+time the cycles and the inverter heartbeat. The window ends as soon as two
+full cycles and two heartbeats were seen, or after `window_s` (long enough to
+call a heartbeat missing: the 5 s lost-link heuristic of reference/inverters.md).
+
+Discovery decides nothing: `checks/scan.py` turns the snapshot into findings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
+
+from active_cli import spec
+from active_cli.errors import DecodeError, LinkTimeout
+from active_cli.model import (
+    AddressResult,
+    AddressStatus,
+    CanObservation,
+    PackReading,
+    StackSnapshot,
+)
+from active_cli.protocols import pylon_can, pylon_rs485
+from active_cli.protocols.pylon_rs485 import (
+    AlarmResponse,
+    AnalogResponse,
+    Command,
+    FirmwareVersion,
+    Frame,
+    ManufacturerInfo,
+    PackAlarm,
+    PackAnalog,
+    ReturnCodeError,
+    Rtn,
+    SerialNumber,
+)
+
+if TYPE_CHECKING:
+    import can
+
+    from active_cli.links.can_link import CanRecord
+    from active_cli.links.serial_link import LinkStats
+
+# Reference §3.6: covers Pylontech addressing (master 2, slaves up to 17) and
+# sequential addressing (master 1) for a 16-pack stack.
+DEFAULT_ADDRESSES: tuple[int, ...] = tuple(range(1, 18))
+
+
+class RequestLink(Protocol):
+    """What discovery needs from an RS485 link (links.serial_link.SerialLink)."""
+
+    stats: LinkStats
+
+    def query(
+        self, command: Command | int, adr: int, *, ver: int = ..., info: bytes | None = ...
+    ) -> Frame: ...
+
+
+Progress = Callable[[int, str], None]  # (address, what is happening)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    addresses: tuple[int, ...] = DEFAULT_ADDRESSES
+    ver: int = pylon_rs485.VER_PYLON
+    # Stop polling once the master's group count is reached (see module doc).
+    stop_at_group_count: bool = True
+
+
+@dataclass
+class _PackParts:
+    address: int
+    variant: pylon_rs485.Variant
+    analog: PackAnalog
+    serial: str | None = None
+    firmware: str | None = None
+    device_name: str | None = None
+    manufacturer: str | None = None
+    alarm: PackAlarm | None = None
+    failed_reads: list[str] = field(default_factory=list)
+
+
+def scan_rs485(
+    link: RequestLink,
+    options: ScanOptions = ScanOptions(),
+    progress: Progress | None = None,
+) -> StackSnapshot:
+    """Poll the address range and read every pack that answers."""
+    started = time.monotonic()
+    parts: list[_PackParts] = []
+    statuses: dict[int, tuple[AddressStatus, str]] = {}
+    group_alarm: AlarmResponse | None = None
+    group_count: int | None = None
+    master: int | None = None
+
+    for index, adr in enumerate(options.addresses):
+        if progress is not None:
+            progress(adr, "polling")
+        status, detail, analog_frame = _probe(link, adr, options.ver)
+        if analog_frame is None:
+            statuses[adr] = (status, detail)
+        else:
+            pack = _read_pack(link, adr, analog_frame, options.ver, first=master is None)
+            parts.append(pack)
+            statuses[adr] = (
+                (AddressStatus.STOPPED, "answered, then stopped: " + "; ".join(pack.failed_reads))
+                if _stopped(pack)
+                else (AddressStatus.ANSWERED, "")
+            )
+            if master is None:
+                master = adr
+                group_alarm = _group_alarm(link, adr, options.ver)
+                group_count = None if group_alarm is None else len(group_alarm.packs)
+        answered = sum(1 for s, _ in statuses.values() if s is not AddressStatus.SILENT)
+        if (
+            options.stop_at_group_count
+            and group_count is not None
+            and answered >= group_count
+            and index + 1 < len(options.addresses)
+        ):
+            for skipped in options.addresses[index + 1 :]:
+                statuses[skipped] = (
+                    AddressStatus.NOT_POLLED,
+                    f"the master reports {group_count} pack(s), all answered",
+                )
+            break
+
+    # Attribute alarms per pack unless the group read shows every pack clear.
+    group_clear = (
+        group_alarm is not None
+        and group_count == len(parts)
+        and all(block.clear for block in group_alarm.packs)
+    )
+    for pack in parts:
+        if group_clear and group_alarm is not None:
+            pack.alarm = _clear_alarm_for(group_alarm, parts.index(pack))
+        else:
+            if progress is not None:
+                progress(pack.address, "reading alarms")
+            pack.alarm = _read_alarm(link, pack, options.ver)
+
+    readings = tuple(_reading(pack, link) for pack in parts)
+    results = tuple(_address_result(adr, statuses[adr], link) for adr in options.addresses)
+    return StackSnapshot(
+        packs=readings,
+        addresses=results,
+        group_count=group_count,
+        master_address=master,
+        noise_bytes=link.stats.noise_bytes,
+        duration_s=time.monotonic() - started,
+    )
+
+
+def _probe(link: RequestLink, adr: int, ver: int) -> tuple[AddressStatus, str, Frame | None]:
+    try:
+        frame = link.query(Command.ANALOG, adr, ver=ver)
+    except LinkTimeout as e:
+        return AddressStatus.SILENT, str(e), None
+    except DecodeError as e:
+        return AddressStatus.GARBLED, e.reason, None
+    try:
+        pylon_rs485.check_rtn(frame)
+    except DecodeError as e:
+        return AddressStatus.REFUSED, str(e), None
+    return AddressStatus.ANSWERED, "", frame
+
+
+def _read_pack(
+    link: RequestLink, adr: int, analog_frame: Frame, ver: int, *, first: bool
+) -> _PackParts:
+    variant = analog_frame.variant
+    try:
+        analog = pylon_rs485.parse_response(analog_frame, Command.ANALOG)
+    except DecodeError as e:
+        # Valid framing but an INFO that does not parse: keep going, report it.
+        raise DecodeError(f"address {adr}: analog reply does not parse: {e.reason}") from e
+    assert isinstance(analog, AnalogResponse)
+    pack = _PackParts(address=adr, variant=variant, analog=analog.packs[0])
+
+    serial = _read(link, Command.SERIAL_NUMBER, adr, ver, pack)
+    if isinstance(serial, SerialNumber):
+        pack.serial = serial.serial
+    firmware = _read(link, Command.FIRMWARE, adr, ver, pack)
+    if isinstance(firmware, FirmwareVersion):
+        pack.firmware = firmware.mainline_text
+    if pack.firmware is None or first:
+        # 0x51 names the model and maker; read it when 0x96 is not supported,
+        # or once for the first pack (the master) to say what the stack is.
+        info = _read(link, Command.MANUFACTURER_INFO, adr, ver, pack, info=bytes([adr]))
+        if isinstance(info, ManufacturerInfo):
+            pack.device_name = info.device_name
+            pack.manufacturer = info.manufacturer
+            if pack.firmware is None:
+                pack.firmware = info.software_text
+    return pack
+
+
+def _read(
+    link: RequestLink,
+    command: Command,
+    adr: int,
+    ver: int,
+    pack: _PackParts,
+    info: bytes | None = None,
+) -> pylon_rs485.Response | None:
+    try:
+        frame = link.query(command, adr, ver=ver, info=info)
+        return pylon_rs485.parse_response(frame, command)
+    except ReturnCodeError as e:
+        if e.rtn is not Rtn.CID2_INVALID:  # "not supported" is not a failure
+            pack.failed_reads.append(f"0x{int(command):02X}: {e.reason}")
+    except LinkTimeout:
+        pack.failed_reads.append(f"0x{int(command):02X}: no reply")
+    except DecodeError as e:
+        pack.failed_reads.append(f"0x{int(command):02X}: {e.reason}")
+    return None
+
+
+def _stopped(pack: _PackParts) -> bool:
+    return any(reason.endswith("no reply") for reason in pack.failed_reads)
+
+
+def _group_alarm(link: RequestLink, adr: int, ver: int) -> AlarmResponse | None:
+    try:
+        frame = link.query(Command.ALARM, adr, ver=ver, info=bytes([pylon_rs485.GROUP_ADR_INFO]))
+        reply = pylon_rs485.parse_response(frame, Command.ALARM)
+    except (DecodeError, LinkTimeout):
+        return None  # not every BMS supports group reads; poll the whole range instead
+    return reply if isinstance(reply, AlarmResponse) and reply.packs else None
+
+
+def _clear_alarm_for(group: AlarmResponse, index: int) -> PackAlarm:
+    return group.packs[min(index, len(group.packs) - 1)]
+
+
+def _read_alarm(link: RequestLink, pack: _PackParts, ver: int) -> PackAlarm | None:
+    reply = _read(link, Command.ALARM, pack.address, ver, pack)
+    if isinstance(reply, AlarmResponse) and reply.packs:
+        return reply.packs[0]
+    return None
+
+
+def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
+    analog = pack.analog
+    design_ah = analog.design_ah if analog.design_ah else spec.CAPACITY_AH
+    stats = link.stats.per_address.get(pack.address)
+    alarm = pack.alarm
+    return PackReading(
+        address=pack.address,
+        protocol_variant=pack.variant.value,
+        cell_voltages_v=analog.cell_voltages_v,
+        temperatures_c=analog.temperatures_c,
+        current_a=analog.current_a,
+        voltage_v=analog.voltage_v,
+        remaining_ah=analog.remaining_ah,
+        full_ah=analog.full_ah,
+        cycles=analog.cycles,
+        serial=pack.serial,
+        device_name=pack.device_name,
+        manufacturer=pack.manufacturer,
+        firmware=pack.firmware,
+        # Pylontech 0x42 carries no SOH: full capacity against the design (PACE)
+        # or the Active16's rated capacity.
+        soh_pct=round(min(100.0, 100.0 * analog.full_ah / design_ah), 1) if design_ah else None,
+        alarms=() if alarm is None else (*alarm.alarms, *alarm.faults, *alarm.unknown_bits),
+        protections=() if alarm is None else alarm.protections,
+        status=() if alarm is None else alarm.status_flags,
+        alarm_read=alarm is not None,
+        read_errors=0 if stats is None else stats.timeouts + stats.corrupted,
+        failed_reads=tuple(pack.failed_reads),
+    )
+
+
+def _address_result(
+    adr: int, status: tuple[AddressStatus, str], link: RequestLink
+) -> AddressResult:
+    stats = link.stats.per_address.get(adr)
+    if stats is None:
+        return AddressResult(address=adr, status=status[0], detail=status[1])
+    return AddressResult(
+        address=adr,
+        status=status[0],
+        requests=stats.requests,
+        replies=stats.replies,
+        timeouts=stats.timeouts,
+        corrupted=stats.corrupted,
+        detail=status[1],
+    )
+
+
+# ------------------------------------------------------------------------ CAN
+
+
+def can_done(records: Sequence[CanRecord]) -> bool:
+    """Early end of a CAN window: two of each battery message and two heartbeats seen."""
+    counts: dict[int, int] = {}
+    for record in records:
+        counts[record.arbitration_id] = counts.get(record.arbitration_id, 0) + 1
+    if counts.get(pylon_can.HEARTBEAT_ID, 0) < 2:
+        return False
+    for id_set in (pylon_can.PYLON_V12_IDS, pylon_can.PYLON_V13_IDS):
+        if all(counts.get(i, 0) >= 2 for i in id_set):
+            return True
+    return False
+
+
+def fold_can(
+    records: Sequence[CanRecord], duration_s: float, ended_at: float | None = None
+) -> CanObservation:
+    """Turn received frames into a CanObservation (pure).
+
+    `ended_at` is when listening stopped, on the records' clock; without it the
+    last frame's time is used. The heartbeat's age is measured from it.
+    """
+    builder = pylon_can.CanStateBuilder()
+    seen: dict[int, list[float]] = {}
+    for record in records:
+        if record.is_error_frame or record.is_remote_frame:
+            continue
+        builder.feed(record.arbitration_id, record.data)
+        seen.setdefault(record.arbitration_id, []).append(record.timestamp)
+    cycles = {
+        can_id: statistics.median(b - a for a, b in itertools.pairwise(stamps))
+        for can_id, stamps in seen.items()
+        if len(stamps) >= 2
+    }
+    beats = seen.get(pylon_can.HEARTBEAT_ID, [])
+    end = ended_at if ended_at is not None else max((r.timestamp for r in records), default=0.0)
+    stamps = [r.timestamp for r in records]
+    span = max(stamps) - min(stamps) if stamps else 0.0
+    return CanObservation(
+        # Frames queued before listening began still count: report their span.
+        duration_s=max(duration_s, span),
+        frame_count=len(records),
+        ids_seen={can_id: len(stamps) for can_id, stamps in sorted(seen.items())},
+        cycle_s=cycles,
+        state=builder.state(),
+        heartbeat_count=len(beats),
+        heartbeat_period_s=cycles.get(pylon_can.HEARTBEAT_ID),
+        last_heartbeat_age_s=(end - beats[-1]) if beats else None,
+        error_frames=sum(1 for r in records if r.is_error_frame),
+        decode_errors=builder.decode_error_count,
+    )
+
+
+# --------------------------------------------------------------------- a scan
+
+CAN_WINDOW_S = 5.5  # long enough to call a heartbeat missing (5 s heuristic)
+
+
+def observe_can(bus: can.BusABC, window_s: float = CAN_WINDOW_S) -> CanObservation:
+    """Listen on `bus` until two full cycles and two heartbeats, or `window_s`."""
+    from active_cli.links.can_link import listen
+
+    started = time.monotonic()
+    records = listen(bus, window_s=window_s, until=can_done)
+    return fold_can(records, time.monotonic() - started)
+
+
+def scan(
+    link: RequestLink | None,
+    bus: can.BusABC | None,
+    options: ScanOptions = ScanOptions(),
+    *,
+    expected_packs: int | None = None,
+    can_window_s: float = CAN_WINDOW_S,
+    progress: Progress | None = None,
+) -> StackSnapshot:
+    """A full scan: RS485 when a link is given, CAN when a bus is given, then findings."""
+    from active_cli.checks.scan import scan_findings
+
+    started = time.monotonic()
+    snapshot = StackSnapshot()
+    if link is not None:
+        snapshot = scan_rs485(link, options, progress)
+    if bus is not None:
+        if progress is not None:
+            progress(0, "listening on CAN")
+        snapshot = replace(snapshot, can=observe_can(bus, can_window_s))
+    findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
+    return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)

@@ -1,0 +1,227 @@
+"""Serve the simulated RS485 line on a pty and on a loopback TCP port.
+
+The transport only moves bytes the way a real half-duplex line does: it
+collects a request frame, waits as long as that request would take on the wire
+plus the BMS latency, then releases the reply one byte per byte time (10 bits
+per byte at the configured baud). What to answer is decided by a `Responder`
+callable (see `sim/responder.py`), so faults live in one place.
+
+The pty is what a USB-RS485 adapter looks like to a client (pyserial opens
+its path); the TCP port is what an RS485-to-Ethernet gateway looks like
+(``socket://127.0.0.1:PORT``). Both bind to loopback only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from active_cli.protocols.framing import Rs485Framer
+
+log = logging.getLogger(__name__)
+
+Responder = Callable[[bytes], bytes | None]
+BITS_PER_BYTE = 10
+
+
+@dataclass(frozen=True)
+class LineTiming:
+    baud: int = 9600
+    latency_s: float = 0.020
+
+    @property
+    def byte_time_s(self) -> float:
+        return BITS_PER_BYTE / self.baud
+
+
+class _Line:
+    """The shared half-duplex line: one request/reply at a time across all endpoints."""
+
+    def __init__(self, respond: Responder, timing: LineTiming, stop: threading.Event) -> None:
+        self.respond = respond
+        self.timing = timing
+        self.stop = stop
+        self.lock = threading.Lock()
+
+    def serve_frames(
+        self,
+        frames: list[bytes],
+        first_byte_at: float,
+        write: Callable[[bytes], None],
+    ) -> None:
+        for request in frames:
+            with self.lock:
+                try:
+                    reply = self.respond(request)
+                except Exception:  # a simulator bug must not kill the line
+                    log.exception("responder failed on %r", request)
+                    reply = None
+                if reply is None:
+                    continue
+                # The BMS hears the request only once its last byte is on the line.
+                start = (
+                    first_byte_at + len(request) * self.timing.byte_time_s + self.timing.latency_s
+                )
+                self._send_paced(reply, start, write)
+                first_byte_at = time.monotonic()
+
+    def _send_paced(self, reply: bytes, start: float, write: Callable[[bytes], None]) -> None:
+        byte_time = self.timing.byte_time_s
+        sent = 0
+        while sent < len(reply) and not self.stop.is_set():
+            now = time.monotonic()
+            # Byte i has fully arrived at start + (i + 1) * byte_time.
+            due = int((now - start) / byte_time) if now >= start else 0
+            due = min(len(reply), due)
+            if due > sent:
+                write(reply[sent:due])
+                sent = due
+                continue
+            next_at = start + (sent + 1) * byte_time
+            time.sleep(max(0.0, min(next_at - now, 0.01)))
+
+
+class PtyEndpoint:
+    """A pseudo-terminal: clients open `path` like a USB serial adapter."""
+
+    def __init__(self, line: _Line) -> None:
+        self._line = line
+        self._master, self._slave = os.openpty()
+        # Raw mode: no CR->LF translation, no echo; the frames end in CR only.
+        tty.setraw(self._slave)
+        tty.setraw(self._master)
+        self.path = os.ttyname(self._slave)
+        self._thread = threading.Thread(target=self._run, name="sim-pty", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _write(self, data: bytes) -> None:
+        # Nobody listening: a real line just carries the bytes away.
+        with contextlib.suppress(OSError):
+            os.write(self._master, data)
+
+    def _run(self) -> None:
+        framer = Rs485Framer()
+        first_byte_at = 0.0
+        while not self._line.stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self._master, 4096)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if not framer.pending():
+                first_byte_at = time.monotonic()
+            frames = framer.feed(chunk)
+            if frames:
+                self._line.serve_frames(frames, first_byte_at, self._write)
+
+    def close(self) -> None:
+        self._thread.join(timeout=1.0)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class TcpEndpoint:
+    """A loopback TCP port speaking raw RS485 bytes, like an RS485-Ethernet gateway."""
+
+    def __init__(self, line: _Line, port: int = 0) -> None:
+        self._line = line
+        self._server = socket.create_server(("127.0.0.1", port))
+        self._server.settimeout(0.1)
+        self.port: int = self._server.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._run, name="sim-tcp", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._accept.start()
+
+    def _run(self) -> None:
+        while not self._line.stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(0.1)
+        framer = Rs485Framer()
+        first_byte_at = 0.0
+
+        def write(data: bytes) -> None:
+            with contextlib.suppress(OSError):
+                conn.sendall(data)
+
+        with conn:
+            while not self._line.stop.is_set():
+                try:
+                    chunk = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                if not framer.pending():
+                    first_byte_at = time.monotonic()
+                frames = framer.feed(chunk)
+                if frames:
+                    self._line.serve_frames(frames, first_byte_at, write)
+
+    def close(self) -> None:
+        self._server.close()
+        self._accept.join(timeout=1.0)
+        for thread in self._threads:
+            thread.join(timeout=1.0)
+
+
+class Rs485Server:
+    """Both endpoints on one simulated line."""
+
+    def __init__(
+        self,
+        respond: Responder,
+        timing: LineTiming,
+        *,
+        tcp_port: int = 0,
+        pty: bool = True,
+    ) -> None:
+        self._stop = threading.Event()
+        self._line = _Line(respond, timing, self._stop)
+        self.pty: PtyEndpoint | None = (
+            PtyEndpoint(self._line) if pty and os.name == "posix" else None
+        )
+        self.tcp = TcpEndpoint(self._line, tcp_port)
+
+    def start(self) -> None:
+        if self.pty is not None:
+            self.pty.start()
+        self.tcp.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.pty is not None:
+            self.pty.close()
+        self.tcp.close()
