@@ -56,7 +56,8 @@ def show_rs485(results: list[Rs485Decoded]) -> None:
 
 
 def show_can(result: CanDecoded) -> None:
-    title = f"CAN 0x{result.arbitration_id:03X} {result.message} [{len(result.data)}] {result.data.hex(' ').upper()}"
+    data = result.data.hex(" ").upper()
+    title = f"CAN 0x{result.arbitration_id:03X} {result.message} [{len(result.data)}] {data}"
     console = stdout()
     console.print(f"[bold]{escape(title)}[/]")
     table = Table()
