@@ -76,10 +76,24 @@ TEMP_ALARM_MARGIN_C: Final = 5.0
 # temperature (manual, Common Issues 5: "Temperature Monitoring Too Low").
 DEAD_SENSOR_TEMP_C: Final = -39.0
 
+# --- Communication ports (manual, Single machine installation, step 5) --------
+# "Inverter communication" RJ45 ("COM"): pins 3, 6, 7, 8 are NC, so the battery
+# offers no signal ground. Functions are spelt as in active_cli.inverters.PinFunction.
+INVERTER_PORT_PINS: Final = ((1, "RS485-B"), (2, "RS485-A"), (4, "CAN-H"), (5, "CAN-L"))
+# "BMS parallel (Link in, Link out)" RJ45: pins 3 to 8 NC.
+LINK_PORT_PINS: Final = ((1, "CAN-H"), (2, "CAN-L"))
+
 # --- Parallel linking (reference/protocols.md §7; our documented choices) ------
 PARALLEL_SPREAD_WARN_V: Final = 0.2
 PARALLEL_SPREAD_FAIL_V: Final = 0.5
 PACK_INTERNAL_RESISTANCE_OHM: Final = 0.010  # assumed, includes BMS switches
+# One-way length of the power cable between two linked packs (our choice, an
+# option of `check parallel`); the current flows out on + and back on -, so
+# both conductors count.
+PARALLEL_LINK_CABLE_M: Final = 2.0
+# A pack voltage read while more than this flows includes the IR drop and is no
+# rest voltage (our choice: 1 A x 10 mOhm = 10 mV, well under the 0.2 V warning).
+PARALLEL_REST_CURRENT_A: Final = 1.0
 
 # --- Charge limits a healthy stack should advertise -----------------------------
 # The charge voltage limit must stay inside the manual's voltage range.

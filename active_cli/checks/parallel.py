@@ -1,0 +1,344 @@
+"""`check parallel`: may these packs be linked, and what flows when they are?
+
+Pure: one reading per pack in — from a multimeter, an RS485 read or the
+simulator, the caller decides — and an assessment with findings out. The manual
+only asks that the voltages be "consistent" before linking; reference/protocols.md
+§7 makes that concrete: warn above 0.2 V spread, fail above 0.5 V, and fail when
+the estimated equalising current of the worst pair exceeds the 100 A recommended
+continuous current (manual, Maintenance 12). The estimate is Ohm's law over the
+loop the current takes: I = dV / (R_pack_a + R_pack_b + R_cable), with the
+resistances stated in the result and overridable, because the manual gives none.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from active_cli import spec
+from active_cli.model import Finding, PackReading, Severity, worst
+
+# Readings are rounded to the millivolt before comparing with thresholds, so that
+# 53.2 - 52.7 counts as the 0.5 V it is and not as 0.50000000000001 V.
+_MV = 3
+
+
+@dataclass(frozen=True)
+class PackVoltage:
+    """One pack's reading before linking; SOC and current only when read over RS485."""
+
+    label: str
+    voltage_v: float
+    soc_pct: float | None = None
+    current_a: float | None = None
+    source: str = "multimeter"
+
+    @classmethod
+    def from_reading(cls, reading: PackReading, label: str | None = None) -> PackVoltage:
+        return cls(
+            label=label or f"ADR {reading.address}",
+            voltage_v=reading.voltage_v,
+            soc_pct=reading.soc_pct,
+            current_a=reading.current_a,
+            source="rs485",
+        )
+
+
+@dataclass(frozen=True)
+class ParallelAssumptions:
+    """The figures the current estimate rests on (all shown in the output)."""
+
+    pack_resistance_ohm: float = spec.PACK_INTERNAL_RESISTANCE_OHM
+    link_cable_m: float = spec.PARALLEL_LINK_CABLE_M  # one way, between two packs
+    cable_mm2: float = spec.POWER_CABLE_MM2
+    resistivity_ohm_mm2_per_m: float = spec.COPPER_RESISTIVITY_OHM_MM2_PER_M
+    spread_warn_v: float = spec.PARALLEL_SPREAD_WARN_V
+    spread_fail_v: float = spec.PARALLEL_SPREAD_FAIL_V
+
+    def __post_init__(self) -> None:
+        if self.pack_resistance_ohm <= 0:
+            raise ValueError("pack resistance must be above 0")
+        if self.link_cable_m < 0:
+            raise ValueError("link cable length cannot be negative")
+        if self.cable_mm2 <= 0 or self.resistivity_ohm_mm2_per_m <= 0:
+            raise ValueError("cable cross-section and resistivity must be above 0")
+        if not 0 < self.spread_warn_v <= self.spread_fail_v:
+            raise ValueError("need 0 < warning spread <= failing spread")
+
+    @property
+    def cable_resistance_ohm(self) -> float:
+        # The equalising current leaves on + and returns on -: both conductors.
+        return self.resistivity_ohm_mm2_per_m * 2 * self.link_cable_m / self.cable_mm2
+
+    @property
+    def loop_resistance_ohm(self) -> float:
+        return 2 * self.pack_resistance_ohm + self.cable_resistance_ohm
+
+    def describe(self) -> tuple[str, ...]:
+        return (
+            f"pack internal resistance {self.pack_resistance_ohm * 1000:g} mohm each, "
+            "BMS switches included (assumed: the manual gives none)",
+            f"link cable {self.link_cable_m:g} m each way, {self.cable_mm2:g} mm2 copper "
+            f"({self.resistivity_ohm_mm2_per_m:g} ohm mm2/m), both conductors: "
+            f"{self.cable_resistance_ohm * 1000:.2f} mohm",
+            f"loop: 2 x {self.pack_resistance_ohm * 1000:g} + "
+            f"{self.cable_resistance_ohm * 1000:.2f} = {self.loop_resistance_ohm * 1000:.2f} mohm",
+            f"spread: warn above {self.spread_warn_v:g} V, fail above {self.spread_fail_v:g} V "
+            "(our thresholds, reference/protocols.md §7)",
+            f"current: fail above {spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A recommended "
+            f"continuous (manual, Maintenance 12); {spec.MAX_CURRENT_A:g} A is the pack maximum",
+        )
+
+
+class Action(enum.Enum):
+    CHARGE = "charge"
+    DISCHARGE = "discharge"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class PackAdvice:
+    label: str
+    voltage_v: float
+    action: Action
+    target_v: float
+
+
+@dataclass(frozen=True)
+class ParallelAssessment:
+    packs: tuple[PackVoltage, ...]
+    assumptions: ParallelAssumptions
+    spread_v: float
+    highest: PackVoltage | None  # the worst pair: highest and lowest voltage
+    lowest: PackVoltage | None
+    equalising_current_a: float
+    target_v: float | None
+    advice: tuple[PackAdvice, ...]
+    soc_spread_pct: float | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def verdict(self) -> Severity:
+        return worst(self.findings)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.failed for f in self.findings)
+
+
+def equalising_current_a(delta_v: float, assumptions: ParallelAssumptions) -> float:
+    """Current that flows right after linking two packs `delta_v` apart."""
+    return abs(delta_v) / assumptions.loop_resistance_ohm
+
+
+def check_parallel(
+    packs: list[PackVoltage] | tuple[PackVoltage, ...],
+    assumptions: ParallelAssumptions | None = None,
+) -> ParallelAssessment:
+    """Judge whether `packs` may be linked; say which to charge or discharge if not."""
+    rules = assumptions or ParallelAssumptions()
+    packs = tuple(packs)
+    findings: list[Finding] = []
+    findings.extend(_range_findings(packs))
+    if len(packs) > spec.MAX_PACKS_IN_PARALLEL:
+        findings.append(
+            Finding(
+                Severity.FAIL,
+                "parallel.count",
+                f"{len(packs)} packs: the manual allows at most "
+                f"{spec.MAX_PACKS_IN_PARALLEL} in parallel",
+            )
+        )
+    if len(packs) < 2:
+        findings.append(
+            Finding(
+                Severity.INFO,
+                "parallel.count",
+                "Fewer than two packs: nothing to compare",
+            )
+        )
+        return ParallelAssessment(
+            packs, rules, 0.0, None, None, 0.0, None, (), None, tuple(findings)
+        )
+
+    highest = max(packs, key=lambda p: p.voltage_v)
+    lowest = min(packs, key=lambda p: p.voltage_v)
+    spread_v = round(highest.voltage_v - lowest.voltage_v, _MV)
+    current_a = equalising_current_a(spread_v, rules)
+    pair = f"{highest.label} {highest.voltage_v:.2f} V and {lowest.label} {lowest.voltage_v:.2f} V"
+    findings.append(_spread_finding(spread_v, pair, rules))
+    findings.append(_current_finding(spread_v, current_a, pair, rules))
+    target_v: float | None = None
+    advice: tuple[PackAdvice, ...] = ()
+    if spread_v > rules.spread_warn_v:
+        target_v, advice = plan_equalising(packs, rules.spread_warn_v)
+        findings.append(_advice_finding(advice, target_v, rules))
+    soc_spread = _soc_spread(packs)
+    if soc_spread is not None:
+        findings.append(_soc_finding(packs, soc_spread))
+    moving = [
+        p
+        for p in packs
+        if p.current_a is not None and abs(p.current_a) > spec.PARALLEL_REST_CURRENT_A
+    ]
+    if moving:
+        findings.append(
+            Finding(
+                Severity.WARN,
+                "parallel.not-at-rest",
+                "Some packs were read while current flowed: not rest voltages",
+                detail="A pack under load or charge reads off by I x R; compare rest voltages.",
+                evidence=tuple(f"{p.label}: {p.current_a:+.1f} A" for p in moving),
+                fix="Stop charging and discharging, wait a few minutes, read again.",
+            )
+        )
+    return ParallelAssessment(
+        packs=packs,
+        assumptions=rules,
+        spread_v=spread_v,
+        highest=highest,
+        lowest=lowest,
+        equalising_current_a=current_a,
+        target_v=target_v,
+        advice=advice,
+        soc_spread_pct=soc_spread,
+        findings=tuple(findings),
+    )
+
+
+def plan_equalising(
+    packs: tuple[PackVoltage, ...], window_v: float
+) -> tuple[float, tuple[PackAdvice, ...]]:
+    """Pick the target voltage that needs the fewest packs moved, and say how.
+
+    Candidates are the packs' own voltages. A pack within half the window of the
+    target stays, so afterwards the spread is at most `window_v`. Ties go to the
+    target that needs no discharging (charging with the inverter or a charger is
+    the easy direction), then to the smallest total change.
+    """
+    half = window_v / 2
+
+    def cost(target: float) -> tuple[int, int, float]:
+        moved = [p for p in packs if abs(p.voltage_v - target) > half + 1e-9]
+        discharged = sum(1 for p in moved if p.voltage_v > target)
+        return len(moved), discharged, sum(abs(p.voltage_v - target) for p in moved)
+
+    target = min((p.voltage_v for p in packs), key=lambda v: (cost(v), v))
+    advice = []
+    for pack in packs:
+        if abs(pack.voltage_v - target) <= half + 1e-9:
+            action = Action.NONE
+        elif pack.voltage_v < target:
+            action = Action.CHARGE
+        else:
+            action = Action.DISCHARGE
+        advice.append(PackAdvice(pack.label, pack.voltage_v, action, round(target, 2)))
+    return round(target, 2), tuple(advice)
+
+
+def _range_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
+    out = []
+    for pack in packs:
+        if not spec.MIN_VOLTAGE_V <= pack.voltage_v <= spec.MAX_VOLTAGE_V:
+            low = pack.voltage_v < spec.MIN_VOLTAGE_V
+            out.append(
+                Finding(
+                    Severity.FAIL,
+                    "parallel.voltage-range",
+                    f"{pack.label} reads {pack.voltage_v:.2f} V, outside the pack's "
+                    f"{spec.MIN_VOLTAGE_V:g}-{spec.MAX_VOLTAGE_V:g} V range",
+                    detail="Manual, Technical Parameters: voltage range "
+                    f"{spec.MIN_VOLTAGE_V:g} V-{spec.MAX_VOLTAGE_V:g} V.",
+                    fix=(
+                        "Check the reading (meter range, typo). If it is real, charge this "
+                        "pack on its own before linking it."
+                        if low
+                        else "Check the reading (meter range, typo). If it is real, do not "
+                        "link this pack: have it inspected."
+                    ),
+                )
+            )
+    return out
+
+
+def _spread_finding(spread_v: float, pair: str, rules: ParallelAssumptions) -> Finding:
+    if spread_v > rules.spread_fail_v:
+        severity, verdict = Severity.FAIL, f"above the {rules.spread_fail_v:g} V limit"
+    elif spread_v > rules.spread_warn_v:
+        severity, verdict = Severity.WARN, f"above the {rules.spread_warn_v:g} V warning"
+    else:
+        severity, verdict = Severity.OK, f"within {rules.spread_warn_v:g} V"
+    return Finding(
+        severity,
+        "parallel.spread",
+        f"Voltage spread {spread_v:.3f} V: {verdict}",
+        detail=f"Worst pair: {pair}.",
+        evidence=(
+            f"warn above {rules.spread_warn_v:g} V, fail above {rules.spread_fail_v:g} V "
+            "(our thresholds, reference/protocols.md §7)",
+        ),
+        fix={
+            Severity.FAIL: "Do not link yet: equalise first (see the plan).",
+            Severity.WARN: "Better equalise first (see the plan); linking now is allowed.",
+        }.get(severity, ""),
+    )
+
+
+def _current_finding(
+    spread_v: float, current_a: float, pair: str, rules: ParallelAssumptions
+) -> Finding:
+    limit = spec.RECOMMENDED_CONTINUOUS_CURRENT_A
+    over = current_a > limit + 1e-9
+    beyond_max = current_a > spec.MAX_CURRENT_A + 1e-9
+    title = f"Equalising current about {current_a:.1f} A when linked"
+    if beyond_max:
+        title += f": above the {spec.MAX_CURRENT_A:g} A pack maximum"
+    elif over:
+        title += f": above the {limit:g} A recommended continuous current"
+    return Finding(
+        Severity.FAIL if over else Severity.OK,
+        "parallel.current",
+        title,
+        detail=f"Worst pair {pair}: I = dV / (R_a + R_b + R_cable) = {spread_v:.3f} V / "
+        f"{rules.loop_resistance_ohm * 1000:.2f} mohm = {current_a:.1f} A.",
+        evidence=rules.describe()[:3],
+        fix="Bring the packs closer together before linking (see the plan)." if over else "",
+    )
+
+
+def _advice_finding(
+    advice: tuple[PackAdvice, ...], target_v: float, rules: ParallelAssumptions
+) -> Finding:
+    steps = tuple(
+        f"{a.action.value} {a.label} from {a.voltage_v:.2f} V to about {a.target_v:.2f} V"
+        for a in advice
+        if a.action is not Action.NONE
+    )
+    return Finding(
+        Severity.INFO,
+        "parallel.plan",
+        f"Bring every pack to within {rules.spread_warn_v / 2:g} V of {target_v:.2f} V",
+        detail="Charge or discharge each listed pack on its own (not linked), let it rest, "
+        "then measure again.",
+        evidence=steps,
+        fix="; ".join(steps),
+    )
+
+
+def _soc_spread(packs: tuple[PackVoltage, ...]) -> float | None:
+    socs = [p.soc_pct for p in packs]
+    if any(s is None for s in socs):
+        return None
+    known = [s for s in socs if s is not None]
+    return round(max(known) - min(known), 1)
+
+
+def _soc_finding(packs: tuple[PackVoltage, ...], soc_spread: float) -> Finding:
+    return Finding(
+        Severity.INFO,
+        "parallel.soc-spread",
+        f"SOC spread {soc_spread:.1f} %",
+        detail="LiFePO4 rest voltage is nearly flat between about 20 and 90 % SOC, so a "
+        "small voltage spread can hide a large SOC difference (reference/protocols.md §7).",
+        evidence=tuple(f"{p.label}: {p.soc_pct:.1f} %" for p in packs),
+    )

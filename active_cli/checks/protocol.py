@@ -1,0 +1,438 @@
+"""Is the battery speaking what the inverter expects, and is the inverter answering?
+
+Pure rules over what was observed on the bus (a `CanObservation`, from a live
+bus, the simulator or a capture) and, for RS485 profiles, whether the master
+answered a poll at the profile's baud. Every finding carries the frames and
+values it rests on. Facts the profile marks below two sources are shown as
+"unverified" rather than judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from active_cli import spec
+from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
+from active_cli.model import CanObservation, Finding, Severity
+from active_cli.protocols import pylon_can
+
+FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
+
+# The messages every Pylon LV CAN inverter reads (reference §2.2/§2.3).
+CORE_IDS = frozenset({0x351, 0x355, 0x356, 0x35E})
+# Cycle: the battery sends its set about once a second (reference §2.1). Slower
+# than this and inverters start dropping the link.
+CYCLE_OK_S = (0.5, 2.0)
+CYCLE_FAIL_S = 3.0
+HEARTBEAT_OK_S = (0.5, 3.0)
+
+
+@dataclass(frozen=True)
+class Rs485Probe:
+    """Whether the master answered a poll at the profile's baud (RS485 profiles)."""
+
+    baud: int
+    answered: bool
+    detail: str = ""
+
+
+def _unverified(confidence: Confidence) -> str:
+    return (
+        ""
+        if confidence.verified
+        else f" (unverified {confidence.marker}: confirm in the inverter's manual)"
+    )
+
+
+def protocol_findings(
+    profile: InverterProfile,
+    can: CanObservation | None,
+    rs485: Rs485Probe | None = None,
+    *,
+    expected_packs: int | None = None,
+) -> list[Finding]:
+    out: list[Finding] = [_setting_finding(profile)]
+    bus = profile.bus.kind.value
+    if bus is Bus.RS485:
+        out += _rs485_findings(profile, rs485)
+    if can is None:
+        if bus is not Bus.RS485:
+            out.append(
+                Finding(
+                    FAIL,
+                    "protocol.no-can",
+                    f"{profile.name} talks CAN but the CAN bus was not read",
+                    fix="give --interface/--channel (or --sim)",
+                )
+            )
+        return out
+    out += _message_set_findings(can)
+    state = can.state
+    if state is not None:
+        out += _limit_findings(profile, can)
+        out += _flag_findings(can)
+        count = state.module_count
+        if expected_packs is not None and count is not None and count != expected_packs:
+            out.append(
+                Finding(
+                    FAIL,
+                    "protocol.module-count",
+                    f"The master reports {state.module_count} module(s), expected {expected_packs}",
+                    evidence=(f"0x359 byte 4 = {state.module_count}",),
+                    fix="check the Link out -> Link in cables; every pack must be on the BMS link",
+                )
+            )
+    out += _heartbeat_findings(profile, can)
+    for quirk in profile.quirks_for(QuirkTopic.PROTOCOL, QuirkTopic.SETUP):
+        out.append(
+            Finding(
+                quirk.severity if quirk.severity is not FAIL else WARN,
+                f"protocol.quirk.{quirk.code}",
+                quirk.text + _unverified(quirk.confidence),
+                fix=quirk.fix,
+            )
+        )
+    return out
+
+
+def _setting_finding(profile: InverterProfile) -> Finding:
+    setting = profile.protocol.setting
+    if setting.value is None:
+        return Finding(
+            WARN,
+            "protocol.setting",
+            f"The {profile.name} battery setting for Pylon LV CAN is not known",
+            setting.note,
+            fix="look up the lithium / Pylon battery setting in the inverter's manual",
+        )
+    return Finding(
+        INFO,
+        "protocol.setting",
+        f"On the {profile.name}, choose: {setting.value}" + _unverified(setting.confidence),
+        fix="restart the inverter after changing its battery setting (field notes §6)",
+    )
+
+
+def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[Finding]:
+    baud = profile.bus.bitrate.value
+    if probe is None:
+        return [
+            Finding(
+                FAIL,
+                "protocol.rs485-not-polled",
+                f"{profile.name} reads the battery over RS485, which was not polled",
+                fix=f"give --port (at {baud} baud)",
+            )
+        ]
+    if probe.answered:
+        return [
+            Finding(
+                OK,
+                "protocol.rs485-answers",
+                f"The master answers RS485 polls at {probe.baud} baud",
+                probe.detail,
+            )
+        ]
+    return [
+        Finding(
+            FAIL,
+            "protocol.rs485-answers",
+            f"The master does not answer RS485 polls at {probe.baud} baud",
+            probe.detail,
+            fix="check A/B polarity (battery pin 1 B, pin 2 A) and the baud rate",
+        )
+    ]
+
+
+def _message_set_findings(can: CanObservation) -> list[Finding]:
+    seen = set(can.ids_seen)
+    battery_seen = seen & pylon_can.BATTERY_IDS
+    if not battery_seen:
+        detail = f"{can.frame_count} frame(s) in {can.duration_s:.1f} s"
+        if can.error_frames:
+            detail += f", {can.error_frames} error frame(s): likely a bitrate mismatch"
+        return [
+            Finding(
+                FAIL,
+                "protocol.no-battery-frames",
+                "The battery sends nothing on CAN",
+                detail,
+                fix="500 kbit/s on both sides; termination (60 Ω across H/L with power off); "
+                "battery pins 4 CAN-H / 5 CAN-L; the cable goes into the battery's COM port",
+            )
+        ]
+    out: list[Finding] = []
+    evidence = tuple(
+        f"0x{i:03X}: {n} frame(s)" + (f", every {can.cycle_s[i]:.2f} s" if i in can.cycle_s else "")
+        for i, n in can.ids_seen.items()
+    )
+    missing_core = sorted(CORE_IDS - seen)
+    v12 = seen >= pylon_can.PYLON_V12_IDS
+    v13 = seen >= pylon_can.PYLON_V13_IDS
+    if missing_core:
+        out.append(
+            Finding(
+                FAIL,
+                "protocol.message-set",
+                "Missing battery messages: " + ", ".join(f"0x{i:03X}" for i in missing_core),
+                "every Pylon LV CAN inverter reads 0x351 (limits), 0x355 (SOC), 0x356 "
+                "(voltage/current) and 0x35E (name)",
+                evidence=evidence,
+                fix="check the battery firmware's CAN protocol; listen longer (--window)",
+            )
+        )
+    elif v12:
+        out.append(
+            Finding(
+                OK,
+                "protocol.message-set",
+                "Complete Pylon LV V1.2 message set (0x351 0x355 0x356 0x359 0x35C 0x35E)",
+                evidence=evidence,
+            )
+        )
+    elif v13:
+        out.append(
+            Finding(
+                WARN,
+                "protocol.message-set",
+                "Pylon LV V1.3 message set: 0x35A/0x35F instead of 0x359/0x35C",
+                "newer Pylontech firmware does this and most inverters accept it, but an "
+                "inverter that needs 0x35C never sees charge/discharge enable",
+                evidence=evidence,
+                fix="confirm on the inverter's battery page that charge and discharge are allowed",
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                FAIL,
+                "protocol.message-set",
+                "Neither 0x359/0x35C nor 0x35A/0x35F arrived: alarms and enables are not sent",
+                evidence=evidence,
+            )
+        )
+    slow = {i: c for i, c in can.cycle_s.items() if i in battery_seen and c > CYCLE_OK_S[1]}
+    fast = {i: c for i, c in can.cycle_s.items() if i in battery_seen and c < CYCLE_OK_S[0]}
+    if slow:
+        worst = max(slow.values())
+        out.append(
+            Finding(
+                FAIL if worst > CYCLE_FAIL_S else WARN,
+                "protocol.cycle",
+                f"Battery messages come every {worst:.1f} s (about 1 s expected)",
+                evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in slow.items()),
+                fix="inverters drop the battery when its messages are late: check the bus load "
+                "and the adapter",
+            )
+        )
+    elif fast:
+        out.append(
+            Finding(
+                INFO,
+                "protocol.cycle",
+                "Battery messages come faster than once a second",
+                evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in fast.items()),
+            )
+        )
+    elif can.cycle_s:
+        out.append(Finding(OK, "protocol.cycle", "Battery messages arrive about once a second"))
+    if can.decode_errors:
+        out.append(
+            Finding(
+                WARN,
+                "protocol.decode-errors",
+                f"{can.decode_errors} battery frame(s) did not decode",
+                "a DLC or layout the DBC does not know",
+            )
+        )
+    return out
+
+
+def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Finding]:
+    state = can.state
+    assert state is not None
+    out: list[Finding] = []
+    limits = state.limits
+    if limits is None:
+        return [
+            Finding(
+                FAIL,
+                "protocol.limits-missing",
+                "No charge/discharge limits (0x351) from the battery",
+                fix="without 0x351 the inverter charges blind: do not commission",
+            )
+        ]
+    packs = state.module_count or 1
+    cvl, dvl = limits.charge_voltage_v, limits.discharge_voltage_v
+    ev = (
+        f"0x351: CVL {cvl:.1f} V, CCL {limits.charge_current_a:.1f} A, "
+        f"DCL {limits.discharge_current_a:.1f} A" + ("" if dvl is None else f", DVL {dvl:.1f} V"),
+    )
+    if cvl > spec.CHARGE_VOLTAGE_LIMIT_MAX_V:
+        out.append(
+            Finding(
+                FAIL,
+                "protocol.charge-voltage",
+                f"Charge voltage limit {cvl:.1f} V is above the Active16's "
+                f"{spec.MAX_VOLTAGE_V} V maximum",
+                "manual, Technical Parameters: voltage range 44.8–57.6 V",
+                evidence=ev,
+                fix="do not charge: the BMS settings are wrong; contact support",
+            )
+        )
+    elif cvl < spec.NOMINAL_VOLTAGE_V:
+        out.append(
+            Finding(
+                WARN,
+                "protocol.charge-voltage",
+                f"Charge voltage limit {cvl:.1f} V is below the {spec.NOMINAL_VOLTAGE_V} V "
+                "nominal voltage: the stack will never charge fully",
+                evidence=ev,
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                OK,
+                "protocol.charge-voltage",
+                f"Charge voltage limit {cvl:.1f} V is inside {spec.MIN_VOLTAGE_V}–"
+                f"{spec.MAX_VOLTAGE_V} V",
+                evidence=ev,
+            )
+        )
+    if dvl is not None and dvl < spec.DISCHARGE_VOLTAGE_LIMIT_MIN_V:
+        out.append(
+            Finding(
+                FAIL,
+                "protocol.discharge-voltage",
+                f"Discharge voltage limit {dvl:.1f} V is below the {spec.MIN_VOLTAGE_V} V minimum",
+                evidence=ev,
+            )
+        )
+    for name, value in (
+        ("charge", limits.charge_current_a),
+        ("discharge", limits.discharge_current_a),
+    ):
+        hard = spec.max_stack_current_a(packs, continuous=False)
+        if value > hard:
+            out.append(
+                Finding(
+                    FAIL,
+                    f"protocol.{name}-current",
+                    f"{name.capitalize()} current limit {value:.0f} A is above {hard:.0f} A "
+                    f"({packs} pack(s) × {spec.MAX_CURRENT_A:.0f} A)",
+                    "manual, Technical Parameters: 200 A max per pack",
+                    evidence=ev,
+                )
+            )
+        inverter_max = (
+            profile.limits.max_charge_current_a
+            if name == "charge"
+            else profile.limits.max_discharge_current_a
+        )
+        if inverter_max.value is not None and value > inverter_max.value:
+            out.append(
+                Finding(
+                    INFO,
+                    f"protocol.{name}-current-inverter",
+                    f"The battery allows {value:.0f} A {name}; the {profile.name} takes at most "
+                    f"{inverter_max.value:.0f} A" + _unverified(inverter_max.confidence),
+                )
+            )
+    if state.voltage_scale == "0.1 V":
+        out.append(
+            Finding(
+                WARN,
+                "protocol.voltage-scale",
+                "0x356 voltage is sent in 0.1 V steps, not the Pylon 0.01 V",
+                "some inverters (Sol-Ark) read it this way, most read 0.01 V and show a tenth",
+                evidence=(f"0x356 voltage decoded as {state.voltage_v} V at 0.1 V",),
+            )
+        )
+    return out
+
+
+def _flag_findings(can: CanObservation) -> list[Finding]:
+    state = can.state
+    assert state is not None
+    out: list[Finding] = []
+    if state.protections:
+        out.append(
+            Finding(
+                FAIL,
+                "protocol.protection",
+                f"Battery protection raised: {', '.join(state.protections)}",
+                evidence=("0x359/0x35A",),
+                fix="find the cause (active scan shows which pack) before powering the inverter",
+            )
+        )
+    if state.alarms:
+        out.append(
+            Finding(WARN, "protocol.alarm", f"Battery alarms raised: {', '.join(state.alarms)}")
+        )
+    request = state.request
+    if request is not None:
+        flags = (
+            f"charge {'on' if request.charge_enable else 'OFF'}, "
+            f"discharge {'on' if request.discharge_enable else 'OFF'}"
+        )
+        if not (request.charge_enable and request.discharge_enable):
+            out.append(
+                Finding(
+                    FAIL,
+                    "protocol.enables",
+                    f"The battery does not allow {flags.replace('on, ', '').replace(', on', '')}",
+                    evidence=(f"0x35C: {flags}",),
+                    fix="the BMS blocks it for a reason: see the protections and `active scan`",
+                )
+            )
+        else:
+            out.append(Finding(OK, "protocol.enables", "Charge and discharge enabled (0x35C)"))
+        if request.force_charge_1 or request.force_charge_2:
+            out.append(
+                Finding(
+                    WARN,
+                    "protocol.force-charge",
+                    "The battery requests a force charge (SOC very low)",
+                    evidence=("0x35C force charge bit",),
+                    fix="charge the stack before leaving site",
+                )
+            )
+    return out
+
+
+def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[Finding]:
+    needs = profile.protocol.heartbeat_0x305
+    if can.heartbeat_count == 0:
+        verified = needs.value is True and needs.confidence.verified
+        return [
+            Finding(
+                FAIL if needs.value is not False else INFO,
+                "protocol.heartbeat",
+                f"No 0x305 from the inverter in {can.duration_s:.1f} s: the inverter is not "
+                "answering" + ("" if verified else " (whether it must is unverified)"),
+                "Pylon-protocol inverters answer the battery with 0x305 about once a second",
+                fix=f"switch the inverter on after the batteries, select "
+                f"{profile.protocol.setting.value or 'its lithium / Pylon CAN setting'}, "
+                "restart it, and check the cable reaches its BMS port",
+            )
+        ]
+    period = can.heartbeat_period_s
+    if period is not None and not HEARTBEAT_OK_S[0] <= period <= HEARTBEAT_OK_S[1]:
+        return [
+            Finding(
+                WARN,
+                "protocol.heartbeat",
+                f"Inverter heartbeat 0x305 every {period:.2f} s (about 1 s expected)",
+            )
+        ]
+    age = can.last_heartbeat_age_s
+    return [
+        Finding(
+            OK,
+            "protocol.heartbeat",
+            "The inverter answers: 0x305 "
+            + (f"every {period:.2f} s" if period else f"{can.heartbeat_count} time(s)")
+            + (f", last {age:.1f} s ago" if age is not None else ""),
+        )
+    ]

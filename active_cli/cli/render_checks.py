@@ -1,0 +1,250 @@
+"""Rendering for ``active check`` and ``active inverters``: RJ45 drawings and tables.
+
+Nothing here decides anything; it shows assessments and profiles made elsewhere.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from active_cli.checks.parallel import Action, ParallelAssessment
+from active_cli.checks.sizing import SizingAssessment
+from active_cli.checks.wiring import (
+    BATTERY_PORT,
+    T568B_COLOURS,
+    CableMapping,
+    StraightLead,
+    WiringAssessment,
+    cable_summary,
+    map_cable,
+)
+from active_cli.cli.output import findings_table, stdout
+from active_cli.inverters import InverterProfile, PinFunction, PortPin, by_confidence, fact_text
+
+# One character per pin for the drawings.
+_PIN_MARK = {
+    PinFunction.CAN_H: "H",
+    PinFunction.CAN_L: "L",
+    PinFunction.RS485_A: "A",
+    PinFunction.RS485_B: "B",
+    PinFunction.GND: "G",
+    PinFunction.POWER: "+",
+    PinFunction.RESERVED: "x",
+    PinFunction.NC: ".",
+    PinFunction.UNKNOWN: "?",
+}
+LEGEND = "H/L CAN-H/L, A/B RS485-A/B, G ground, + power, x reserved, . not connected, ? unknown"
+
+
+def rj45_drawing(
+    title: str, marks: dict[int, str], *, default: str = "?", width: int = 0
+) -> list[str]:
+    """A small RJ45 socket: pin numbers in boxes, each pin's function underneath."""
+    return [
+        title.ljust(width),
+        "┌─┬─┬─┬─┬─┬─┬─┬─┐".ljust(width),
+        ("│" + "│".join(str(n) for n in range(1, 9)) + "│").ljust(width),
+        "└─┴─┴─┴─┴─┴─┴─┴─┘".ljust(width),
+        (" " + " ".join(marks.get(n, default) for n in range(1, 9))).ljust(width),
+    ]
+
+
+def _port_marks(pins: tuple[PortPin, ...]) -> dict[int, str]:
+    return {p.pin: _PIN_MARK[p.function] for p in pins}
+
+
+def show_wiring(result: WiringAssessment, profile: InverterProfile) -> None:
+    console = stdout()
+    cable = result.cable
+    label = profile.port.label.value or "BMS port"
+    bus = cable.bus.value if cable.bus else "bus unknown"
+    console.print(
+        f"[bold]Wiring: Active16 COM port -> {escape(profile.name)} {escape(label)}[/] "
+        f"({escape(bus)})",
+        soft_wrap=True,
+    )
+    # The battery's unlisted pins are NC (manual); the inverter's are unknown.
+    ours = rj45_drawing(
+        "battery COM (RJ45)",
+        {n: _PIN_MARK[f] for n, f in BATTERY_PORT.items()},
+        default=_PIN_MARK[PinFunction.NC],
+        width=24,
+    )
+    theirs = rj45_drawing(f"{profile.name} {label}", _port_marks(profile.port.pins))
+    for left, right in zip(ours, theirs, strict=True):
+        console.print(escape(f"  {left}  {right}"), soft_wrap=True)
+    console.print(f"[dim]  {LEGEND}[/]", soft_wrap=True)
+    console.print("[dim]  pin 1 is the white-orange wire of a T568B lead[/]")
+    console.print(_cable_table(cable))
+    if cable.straight is StraightLead.DOES_NOT_FIT and cable.complete:
+        moves = ", ".join(
+            f"the {w.battery_colour} wire into pin {w.inverter_pin}" for w in cable.wires
+        )
+        console.print(
+            f"Crimp the battery end as T568B. At the inverter end put {moves}; cut back every "
+            "other wire.",
+            soft_wrap=True,
+        )
+    if cable.inverter_open_pins:
+        opens = ", ".join(f"{p.pin} ({p.function.value})" for p in cable.inverter_open_pins)
+        console.print(f"Leave open at the inverter: {escape(opens)}", soft_wrap=True)
+    console.print(findings_table(result.findings, title="Findings"))
+
+
+def _cable_table(cable: CableMapping) -> Table:
+    table = Table(title="Cable (only these wires are needed)", title_justify="left")
+    for column in ("line", "battery pin", "", "inverter pin", "confidence"):
+        table.add_column(column)
+    if not cable.wires:
+        table.add_row("?", "see findings", "->", "unknown", "[?]")
+    for wire in cable.wires:
+        theirs = (
+            "unknown - confirm"
+            if wire.inverter_pin is None
+            else f"{wire.inverter_pin} (T568B: {wire.inverter_colour})"
+        )
+        table.add_row(
+            wire.line.value,
+            f"{wire.battery_pin} ({wire.battery_colour})",
+            "->",
+            theirs,
+            escape(wire.confidence.marker),
+        )
+    return table
+
+
+def show_parallel(result: ParallelAssessment) -> None:
+    console = stdout()
+    table = Table(title="Packs before linking", title_justify="left")
+    for column in ("pack", "voltage", "SOC", "to do"):
+        table.add_column(column)
+    advice = {a.label: a for a in result.advice}
+    for pack in result.packs:
+        todo = advice.get(pack.label)
+        action = (
+            "-"
+            if todo is None or todo.action is Action.NONE
+            else f"{todo.action.value} to about {todo.target_v:.2f} V"
+        )
+        soc = "-" if pack.soc_pct is None else f"{pack.soc_pct:.1f} %"
+        table.add_row(escape(pack.label), f"{pack.voltage_v:.2f} V", soc, action)
+    console.print(table)
+    if result.highest is not None and result.lowest is not None:
+        console.print(
+            f"Spread {result.spread_v:.3f} V ({escape(result.highest.label)} - "
+            f"{escape(result.lowest.label)}); equalising current when linked about "
+            f"[bold]{result.equalising_current_a:.1f} A[/]",
+            soft_wrap=True,
+        )
+    console.print("[dim]Assumptions:[/]")
+    for line in result.assumptions.describe():
+        console.print(f"[dim]  - {escape(line)}[/]", soft_wrap=True)
+    console.print(findings_table(result.findings, title="Findings"))
+
+
+def show_sizing(result: SizingAssessment) -> None:
+    console = stdout()
+    table = Table(title="Sizing", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    table.add_row("inverter power", f"{result.inverter_power_w:g} W")
+    table.add_row("packs", str(result.packs))
+    table.add_row("stack current", f"{result.stack_current_a:.1f} A at {result.voltage_v:g} V")
+    table.add_row("per pack", f"{result.current_per_pack_a:.1f} A")
+    table.add_row(
+        "packs needed",
+        f"{result.min_packs_recommended} (100 A each), {result.min_packs_max} (200 A)",
+    )
+    table.add_row("both terminal holes", "yes" if result.both_terminals_needed else "not needed")
+    table.add_row("busbar", "needed" if result.busbar_needed else "not needed")
+    table.add_row("usable energy", f"{result.usable_energy_kwh:.2f} kWh")
+    if result.backup_hours is not None and result.load_w is not None:
+        table.add_row("backup", f"{result.backup_hours:.1f} h at {result.load_w:g} W")
+    console.print(table)
+    console.print("[dim]Assumptions:[/]")
+    for line in result.assumptions:
+        console.print(f"[dim]  - {escape(line)}[/]", soft_wrap=True)
+    console.print(findings_table(result.findings, title="Findings"))
+
+
+def show_profile_list(profiles: list[InverterProfile]) -> None:
+    table = Table(title="Inverter profiles", title_justify="left")
+    for column in ("name", "brand / family", "bus", "setting on the inverter", "cable", "conf."):
+        table.add_column(column)
+    for profile in by_confidence(profiles):
+        bus = profile.bus.kind.value
+        table.add_row(
+            escape(profile.id),
+            escape(f"{profile.name}: {profile.family}"),
+            bus.value if bus else "?",
+            escape(profile.protocol.setting.value or "unknown"),
+            escape(cable_summary(map_cable(profile))),
+            profile.confidence.value,
+        )
+    console = stdout()
+    console.print(table)
+    console.print("[dim]active inverters show NAME - pins, sources and quirks of one profile[/]")
+
+
+def show_profile(profile: InverterProfile) -> None:
+    console = stdout()
+    console.print(
+        f"[bold]{escape(profile.name)}[/]: {escape(profile.family)} "
+        f"(confidence {profile.confidence.value})",
+        soft_wrap=True,
+    )
+    console.print(f"models: {escape(', '.join(profile.models))}", soft_wrap=True)
+    if profile.aliases:
+        console.print(f"also known as: {escape(', '.join(profile.aliases))}")
+    facts = Table(title="Facts", title_justify="left", show_header=False)
+    facts.add_column("fact")
+    facts.add_column("value [confidence]")
+    rows: list[tuple[str, str]] = [
+        ("BMS port", fact_text(profile.port.label)),
+        ("connector", fact_text(profile.port.connector)),
+        ("bus", fact_text(profile.bus.kind)),
+        ("bitrate / baud", fact_text(profile.bus.bitrate)),
+        ("protocol", fact_text(profile.protocol.name)),
+        ("setting", fact_text(profile.protocol.setting)),
+        ("answers 0x305", fact_text(profile.protocol.heartbeat_0x305)),
+        ("0x305 only after", fact_text(profile.protocol.heartbeat_after_id, can_id=True)),
+        ("CAN termination", fact_text(profile.termination.can)),
+        ("external terminator", fact_text(profile.termination.external_terminator)),
+        ("RS485 termination", fact_text(profile.termination.rs485)),
+        ("max charge current", fact_text(profile.limits.max_charge_current_a, " A")),
+        ("max discharge current", fact_text(profile.limits.max_discharge_current_a, " A")),
+        ("battery voltage min", fact_text(profile.limits.battery_voltage_min_v, " V")),
+        ("battery voltage max", fact_text(profile.limits.battery_voltage_max_v, " V")),
+        ("on BMS link loss", fact_text(profile.limits.on_link_loss)),
+    ]
+    for name, text in rows:
+        facts.add_row(name, escape(text))
+    console.print(facts)
+    pins = Table(title="BMS port pins (unlisted pins: unknown)", title_justify="left")
+    for column in ("pin", "T568B colour", "function", "conf.", "note"):
+        pins.add_column(column)
+    for pin in profile.port.pins:
+        function = pin.function.value + (" (must not connect)" if pin.must_not_connect else "")
+        pins.add_row(
+            str(pin.pin),
+            T568B_COLOURS[pin.pin],
+            function,
+            escape(pin.confidence.marker),
+            escape(pin.note),
+        )
+    console.print(pins)
+    if profile.quirks:
+        quirks = Table(title="Quirks", title_justify="left")
+        for column in ("code", "topic", "what", "conf."):
+            quirks.add_column(column)
+        for quirk in profile.quirks:
+            what = quirk.text + (f"\nfix: {quirk.fix}" if quirk.fix else "")
+            quirks.add_row(
+                quirk.code, quirk.topic.value, escape(what), escape(quirk.confidence.marker)
+            )
+        console.print(quirks)
+    console.print("[bold]Sources[/]")
+    for source in profile.sources:
+        url = f" <{source.url}>" if source.url else ""
+        console.print(f"  {escape(source.id)}: {escape(source.text)}{escape(url)}", soft_wrap=True)

@@ -1,0 +1,194 @@
+"""`check parallel`: worked examples checked by hand, thresholds, and the plan.
+
+Hand arithmetic used below (defaults: 10 mohm per pack, 2 m of 42.4 mm2 copper
+each way, 0.0172 ohm mm2/m):
+    R_cable = 0.0172 x (2 x 2 m) / 42.4 = 0.0016226 ohm
+    R_loop  = 0.010 + 0.010 + 0.0016226 = 0.0216226 ohm
+    0.3 V -> 0.3 / 0.0216226 = 13.874 A;  0.6 V -> 27.749 A;  2.2 V -> 101.746 A
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from active_cli.checks.parallel import (
+    Action,
+    PackVoltage,
+    ParallelAssessment,
+    ParallelAssumptions,
+    check_parallel,
+    equalising_current_a,
+)
+from active_cli.model import Finding, PackReading, Severity
+
+LOOP_OHM = 0.0216226
+
+
+def packs(*volts: float) -> list[PackVoltage]:
+    return [PackVoltage(f"pack {i}", v) for i, v in enumerate(volts, start=1)]
+
+
+def finding(result: ParallelAssessment, code: str) -> Finding:
+    return next(f for f in result.findings if f.code == code)
+
+
+def test_default_resistances() -> None:
+    rules = ParallelAssumptions()
+    assert rules.cable_resistance_ohm == pytest.approx(0.0016226, abs=1e-7)
+    assert rules.loop_resistance_ohm == pytest.approx(LOOP_OHM, abs=1e-7)
+
+
+def test_three_packs_0_3_v_apart_warn_with_13_9_a() -> None:
+    result = check_parallel(packs(53.2, 53.1, 52.9))
+    assert result.spread_v == pytest.approx(0.3)
+    assert (result.highest.label, result.lowest.label) == ("pack 1", "pack 3")  # type: ignore[union-attr]
+    assert result.equalising_current_a == pytest.approx(13.874, abs=0.001)
+    assert finding(result, "parallel.spread").severity is Severity.WARN
+    assert finding(result, "parallel.current").severity is Severity.OK
+    assert result.verdict is Severity.WARN and not result.failed
+    # Plan: keeping 53.1 V moves only pack 3 (53.2 is within 0.1 V of it), by 0.2 V;
+    # keeping 53.2 V would also move only pack 3, but by 0.3 V.
+    assert result.target_v == pytest.approx(53.1)
+    todo = [(a.label, a.action) for a in result.advice if a.action is not Action.NONE]
+    assert todo == [("pack 3", Action.CHARGE)]
+
+
+def test_two_packs_0_6_v_apart_fail_on_spread_not_current() -> None:
+    result = check_parallel(packs(53.2, 52.6))
+    assert result.spread_v == pytest.approx(0.6)
+    assert result.equalising_current_a == pytest.approx(27.749, abs=0.001)
+    assert finding(result, "parallel.spread").severity is Severity.FAIL
+    assert finding(result, "parallel.current").severity is Severity.OK
+    assert result.failed
+    # Either pack could move; charging is preferred over discharging.
+    assert result.target_v == pytest.approx(53.2)
+    assert [(a.label, a.action, a.target_v) for a in result.advice] == [
+        ("pack 1", Action.NONE, 53.2),
+        ("pack 2", Action.CHARGE, 53.2),
+    ]
+    plan = finding(result, "parallel.plan")
+    assert "charge pack 2 from 52.60 V to about 53.20 V" in plan.fix
+
+
+def test_current_rule_alone_fails_above_100_a() -> None:
+    # Spread limits moved out of the way so only the current rule judges:
+    # 2.2 V / 21.6226 mohm = 101.7 A > 100 A; 2.1 V -> 97.1 A.
+    loose = ParallelAssumptions(spread_warn_v=3.0, spread_fail_v=5.0)
+    over = check_parallel(packs(55.0, 52.8), loose)
+    assert over.equalising_current_a == pytest.approx(101.746, abs=0.001)
+    current = finding(over, "parallel.current")
+    assert current.severity is Severity.FAIL
+    assert "above the 100 A recommended" in current.title
+    under = check_parallel(packs(55.0, 52.9), loose)
+    assert under.equalising_current_a == pytest.approx(97.121, abs=0.001)
+    assert not under.failed
+
+
+def test_low_resistance_turns_a_warning_spread_into_a_current_failure() -> None:
+    # 0.4 V over 1 + 1 mohm and no cable: 0.4 / 0.002 = 200 A.
+    stiff = ParallelAssumptions(pack_resistance_ohm=0.001, link_cable_m=0.0)
+    result = check_parallel(packs(53.0, 52.6), stiff)
+    assert result.equalising_current_a == pytest.approx(200.0)
+    assert finding(result, "parallel.spread").severity is Severity.WARN
+    assert finding(result, "parallel.current").severity is Severity.FAIL
+    beyond = check_parallel(packs(53.0, 52.5), stiff)  # 250 A
+    assert "200 A pack maximum" in finding(beyond, "parallel.current").title
+
+
+@pytest.mark.parametrize(
+    ("low_v", "severity"),
+    [
+        (53.0, Severity.OK),  # 0.200 V: at the warning threshold, not above
+        (52.999, Severity.WARN),  # 0.201 V
+        (52.7, Severity.WARN),  # 0.500 V: at the failing threshold, not above
+        (52.699, Severity.FAIL),  # 0.501 V
+    ],
+)
+def test_spread_thresholds(low_v: float, severity: Severity) -> None:
+    result = check_parallel(packs(53.2, low_v))
+    assert finding(result, "parallel.spread").severity is severity
+
+
+def test_thresholds_and_cable_are_overridable() -> None:
+    # No cable: loop 20 mohm, 0.3 V -> 15 A exactly; tighter limits make 0.3 V fail.
+    rules = ParallelAssumptions(link_cable_m=0.0, spread_warn_v=0.1, spread_fail_v=0.25)
+    result = check_parallel(packs(53.2, 52.9), rules)
+    assert result.equalising_current_a == pytest.approx(15.0)
+    assert result.failed
+    text = "\n".join(rules.describe())
+    assert "0 m each way" in text and "loop: 2 x 10 + 0.00 = 20.00 mohm" in text
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"pack_resistance_ohm": 0.0},
+        {"link_cable_m": -1.0},
+        {"cable_mm2": 0.0},
+        {"spread_warn_v": 0.6, "spread_fail_v": 0.5},
+    ],
+)
+def test_nonsense_assumptions_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        ParallelAssumptions(**kwargs)
+
+
+def test_readings_outside_the_manuals_range_fail() -> None:
+    result = check_parallel(packs(53.2, 44.7, 57.7))
+    bad = [f for f in result.findings if f.code == "parallel.voltage-range"]
+    assert [f.severity for f in bad] == [Severity.FAIL, Severity.FAIL]
+    assert "charge this pack on its own" in bad[0].fix
+
+
+def test_pack_counts() -> None:
+    one = check_parallel(packs(53.2))
+    assert one.findings[0].code == "parallel.count" and not one.failed
+    many = check_parallel(packs(*([53.2] * 17)))
+    assert many.failed and any(f.code == "parallel.count" and f.failed for f in many.findings)
+    sixteen = check_parallel(packs(*([53.2] * 16)))
+    assert not sixteen.failed
+
+
+def test_rs485_readings_bring_soc_spread_and_rest_check() -> None:
+    def reading(address: int, volts: float, remaining_ah: float, current_a: float) -> PackReading:
+        return PackReading(
+            address=address,
+            protocol_variant="pylon",
+            cell_voltages_v=(3.3,) * 16,
+            temperatures_c=(25.0,),
+            current_a=current_a,
+            voltage_v=volts,
+            remaining_ah=remaining_ah,
+            full_ah=314.0,
+            cycles=1,
+        )
+
+    readings = [reading(2, 53.10, 251.2, 0.0), reading(3, 53.05, 157.0, 4.0)]
+    result = check_parallel([PackVoltage.from_reading(r) for r in readings])
+    assert [p.label for p in result.packs] == ["ADR 2", "ADR 3"]
+    assert result.soc_spread_pct == pytest.approx(30.0)  # 80 % vs 50 %
+    soc = finding(result, "parallel.soc-spread")
+    assert soc.severity is Severity.INFO and "flat" in soc.detail
+    rest = finding(result, "parallel.not-at-rest")
+    assert rest.severity is Severity.WARN and rest.evidence == ("ADR 3: +4.0 A",)
+
+
+VOLTS = st.floats(min_value=44.8, max_value=57.6, allow_nan=False).map(lambda v: round(v, 2))
+
+
+@given(st.lists(VOLTS, min_size=2, max_size=16))
+def test_properties(volts: list[float]) -> None:
+    result = check_parallel(packs(*volts))
+    rules = result.assumptions
+    assert result.spread_v == pytest.approx(max(volts) - min(volts), abs=1e-6)
+    assert result.equalising_current_a == pytest.approx(
+        equalising_current_a(result.spread_v, rules)
+    )
+    expect_fail = result.spread_v > rules.spread_fail_v or result.equalising_current_a > 100
+    assert result.failed == expect_fail
+    if result.advice:
+        # Doing what the plan says leaves a spread within the warning threshold.
+        after = [a.target_v if a.action is not Action.NONE else a.voltage_v for a in result.advice]
+        assert max(after) - min(after) <= rules.spread_warn_v + 1e-6
