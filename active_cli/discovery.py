@@ -54,6 +54,7 @@ from active_cli.protocols.pylon_rs485 import (
 if TYPE_CHECKING:
     import can
 
+    from active_cli.checks.protocol import Rs485Probe
     from active_cli.links.can_link import CanRecord
     from active_cli.links.serial_link import LinkStats
 
@@ -395,3 +396,15 @@ def scan(
         snapshot = replace(snapshot, can=observe_can(bus, can_window_s))
     findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
     return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
+
+
+def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485Probe:
+    """Does the master answer an analog poll? (Pylon master at 2, sequential at 1.)"""
+    from active_cli.checks.protocol import Rs485Probe
+
+    baud = getattr(link, "baud", 0)
+    for adr in addresses:
+        _, detail, frame = _probe(link, adr, pylon_rs485.VER_PYLON)
+        if frame is not None:
+            return Rs485Probe(baud, True, f"address {adr} answered 0x42")
+    return Rs485Probe(baud, False, f"no valid reply at address(es) {list(addresses)}: {detail}")

@@ -436,3 +436,35 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
             + (f", last {age:.1f} s ago" if age is not None else ""),
         )
     ]
+
+
+@dataclass(frozen=True)
+class ProtocolAssessment:
+    """`active check protocol`'s result: what was seen, and the verdicts."""
+
+    inverter: str
+    setting: str | None
+    observation: CanObservation | None
+    rs485: Rs485Probe | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(f.failed for f in self.findings)
+
+
+def run_protocol_check(
+    profile: InverterProfile,
+    can: CanObservation | None,
+    rs485: Rs485Probe | None = None,
+    *,
+    expected_packs: int | None = None,
+) -> ProtocolAssessment:
+    findings = protocol_findings(profile, can, rs485, expected_packs=expected_packs)
+    return ProtocolAssessment(
+        inverter=profile.name,
+        setting=profile.protocol.setting.value,
+        observation=can,
+        rs485=rs485,
+        findings=tuple(findings),
+    )

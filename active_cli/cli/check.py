@@ -11,6 +11,14 @@ from typing import Any
 import typer
 
 from active_cli import spec
+from active_cli.cli.connect import (
+    BAUD_OPTION,
+    BITRATE_OPTION,
+    CHANNEL_OPTION,
+    INTERFACE_OPTION,
+    PORT_OPTION,
+    SIM_OPTION,
+)
 
 app = typer.Typer(
     help="Checks before power-on: wiring, parallel linking, sizing.", no_args_is_help=True
@@ -60,6 +68,17 @@ def parallel(
     voltages: bool = typer.Option(
         False, "--voltages", help="Multimeter readings follow: --voltages 53.2 53.1 52.9"
     ),
+    port: str | None = PORT_OPTION,
+    baud: int = BAUD_OPTION,
+    sim: str | None = SIM_OPTION,
+    one_by_one: bool = typer.Option(
+        False,
+        "--one-by-one",
+        help="Unlinked packs are not on one bus: move the cable from pack to pack when asked.",
+    ),
+    addresses: str = typer.Option(
+        "1-17", "--addresses", "-a", help="RS485 addresses to poll (with --port/--sim)."
+    ),
     pack_resistance_mohm: float = typer.Option(
         spec.PACK_INTERNAL_RESISTANCE_OHM * 1000,
         "--pack-resistance-mohm",
@@ -87,7 +106,11 @@ def parallel(
     from active_cli.errors import UsageError
 
     readings = _parse_voltages(values or [])
-    if len(readings) < 2:
+    if readings and (port or sim):
+        raise UsageError("give multimeter voltages or --port/--sim, not both")
+    if one_by_one and not port:
+        raise UsageError("--one-by-one reads each pack over RS485: give --port too")
+    if not (port or sim) and len(readings) < 2:
         raise UsageError(
             "give at least two pack voltages",
             hint="active check parallel --voltages 53.2 53.1 52.9",
@@ -102,8 +125,68 @@ def parallel(
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
-    packs = [PackVoltage(f"pack {i}", v) for i, v in enumerate(readings, start=1)]
+    if port or sim:
+        from active_cli.cli.connect import Connection
+        from active_cli.cli.scan import parse_addresses
+
+        connection = Connection(port=port, baud=baud, sim=sim)
+        read = _read_one_by_one if one_by_one else _read_all
+        packs = read(connection, parse_addresses(addresses))
+        if len(packs) < 2:
+            raise UsageError(
+                f"found {len(packs)} pack(s) over RS485; the check needs two or more",
+                hint="with unlinked packs use --one-by-one, or type multimeter voltages",
+            )
+    else:
+        packs = [PackVoltage(f"pack {i}", v) for i, v in enumerate(readings, start=1)]
     _finish(check_parallel(packs, rules), json_out, render_checks.show_parallel)
+
+
+def _read_all(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
+    """Every pack that answers on one RS485 line (or in the simulator)."""
+    from active_cli.checks.parallel import PackVoltage
+    from active_cli.cli.connect import rs485_link, simulator
+    from active_cli.discovery import ScanOptions, scan_rs485
+
+    with simulator(connection) as site, rs485_link(connection, site) as link:
+        snapshot = scan_rs485(link, ScanOptions(addresses=addresses))
+    return [PackVoltage.from_reading(p, _label(p)) for p in snapshot.packs]
+
+
+def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
+    """Ask the installer to move the cable to each pack in turn; read the one there."""
+    from active_cli.checks.parallel import PackVoltage
+    from active_cli.cli.connect import rs485_link
+    from active_cli.cli.output import stderr
+    from active_cli.discovery import ScanOptions, scan_rs485
+
+    console = stderr()
+    packs: list[Any] = []
+    number = 1
+    while True:
+        answer = typer.prompt(
+            f"Plug the cable into pack {number}'s COM port, then press Enter "
+            "(type 'done' when every pack was read)",
+            default="",
+            show_default=False,
+        )
+        if answer.strip().lower() in ("done", "d", "q"):
+            break
+        with rs485_link(connection, None) as link:
+            snapshot = scan_rs485(link, ScanOptions(addresses=addresses))
+        if not snapshot.packs:
+            console.print("[yellow]No pack answered; check the cable and try again.[/]")
+            continue
+        reading = snapshot.packs[0]
+        label = f"pack {number} ({_label(reading)})"
+        packs.append(PackVoltage.from_reading(reading, label))
+        console.print(f"{label}: {reading.voltage_v:.2f} V, SOC {reading.soc_pct:.0f} %")
+        number += 1
+    return packs
+
+
+def _label(reading: Any) -> str:
+    return f"ADR {reading.address}" + (f", {reading.serial}" if reading.serial else "")
 
 
 def _parse_voltages(values: list[str]) -> list[float]:
@@ -140,3 +223,71 @@ def sizing(
     except ValueError as e:
         raise UsageError(str(e)) from None
     _finish(result, json_out, render_checks.show_sizing)
+
+
+@app.command("protocol")
+def protocol(
+    inverter: str = typer.Option(
+        ..., "--inverter", help="Inverter profile: id or alias (see `active inverters`)."
+    ),
+    port: str | None = PORT_OPTION,
+    baud: int | None = typer.Option(
+        None, "--baud", "-b", help="RS485 baud (default: the profile's)."
+    ),
+    interface: str | None = INTERFACE_OPTION,
+    channel: str | None = CHANNEL_OPTION,
+    bitrate: int | None = BITRATE_OPTION,
+    sim: str | None = SIM_OPTION,
+    window: float = typer.Option(
+        5.5, "--window", help="Longest CAN listening time, seconds (5 s proves a heartbeat gone)."
+    ),
+    expect: int | None = typer.Option(
+        None, "--expect", "-n", help="Packs in the stack; the master's module count must match."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Is the battery speaking what the inverter expects, and is the inverter answering?"""
+    from active_cli.checks.protocol import run_protocol_check
+    from active_cli.cli import render_checks
+    from active_cli.cli.connect import Connection
+    from active_cli.errors import UsageError
+    from active_cli.inverters import load_profile
+
+    profile = load_profile(inverter)
+    connection = Connection(port, baud or 9600, interface, channel, bitrate, sim)
+    if not (connection.wants_can or connection.wants_rs485):
+        raise UsageError(
+            "say what to listen to: --interface/--channel (CAN), --port (RS485) or --sim SCENARIO"
+        )
+    result = _observe_for_protocol(connection, profile, window, baud, run_protocol_check, expect)
+    _finish(result, json_out, render_checks.show_protocol)
+
+
+def _observe_for_protocol(
+    connection: Any,
+    profile: Any,
+    window: float,
+    baud: int | None,
+    run: Any,
+    expect: int | None,
+) -> Any:
+    import contextlib
+
+    from active_cli.checks.protocol import Rs485Probe
+    from active_cli.cli.connect import can_bus, rs485_link, simulator
+    from active_cli.discovery import observe_can, probe_master
+    from active_cli.inverters import Bus
+
+    probe: Rs485Probe | None = None
+    with contextlib.ExitStack() as stack:
+        site = stack.enter_context(simulator(connection))
+        if profile.bus.kind.value is Bus.RS485 and connection.wants_rs485:
+            profile_baud = baud or profile.bus.bitrate.value or 9600
+            link_connection = type(connection)(port=connection.port, baud=profile_baud)
+            link = stack.enter_context(rs485_link(link_connection, site))
+            probe = probe_master(link)
+        observation = None
+        if connection.wants_can:
+            bus = stack.enter_context(can_bus(connection, site))
+            observation = observe_can(bus, window)
+    return run(profile, observation, probe, expected_packs=expect)

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from active_cli.checks.parallel import Action, ParallelAssessment
+from active_cli.checks.protocol import ProtocolAssessment
 from active_cli.checks.sizing import SizingAssessment
 from active_cli.checks.wiring import (
     BATTERY_PORT,
@@ -248,3 +249,25 @@ def show_profile(profile: InverterProfile) -> None:
     for source in profile.sources:
         url = f" <{source.url}>" if source.url else ""
         console.print(f"  {escape(source.id)}: {escape(source.text)}{escape(url)}", soft_wrap=True)
+
+
+def show_protocol(result: ProtocolAssessment) -> None:
+    console = stdout()
+    console.print(f"[bold]Protocol check: battery -> {escape(result.inverter)}[/]")
+    can = result.observation
+    if can is not None:
+        state = can.state
+        console.print(
+            f"Listened {can.duration_s:.1f} s: {can.frame_count} frame(s), ids "
+            + (", ".join(f"0x{i:03X}" for i in can.ids_seen) or "none")
+        )
+        if state is not None and state.limits is not None:
+            lim = state.limits
+            dvl = "" if lim.discharge_voltage_v is None else f", DVL {lim.discharge_voltage_v} V"
+            console.print(
+                f"Battery sends: {state.protocol}, {state.voltage_v} V, {state.current_a} A, "
+                f"SOC {state.soc_pct} %, CVL {lim.charge_voltage_v} V, "
+                f"CCL {lim.charge_current_a} A, DCL {lim.discharge_current_a} A{dvl}"
+            )
+    findings = sorted(result.findings, key=lambda f: -f.severity.rank)
+    console.print(findings_table(findings, title="Findings"))
