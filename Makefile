@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/active --help
-	$(VENV)/bin/active decode rs485 '~20024600B07E1102100CE40CE50CE60CE70CE80CE90CEA0CEB0CEC0CED0CEE0CEF0CF00CF10CF20CF3050BAF0BA50BA50BA60BA7007BCEA4FFFF04FFFF000C0138800186A0E087'
+	@echo "== active decode: a frame pasted from a sniffer log"
 	$(VENV)/bin/active decode can 0x356 7A13F2FE6B01
+	@echo "== active scan: a simulated 4-pack stack over RS485 and CAN"
+	$(VENV)/bin/active scan --sim healthy-4
+	@echo "== active check parallel: before linking, one pack 1 V low"
+	-$(VENV)/bin/active check parallel --sim mismatch
+	@echo "== active check wiring / protocol for a Deye inverter"
+	$(VENV)/bin/active check wiring --inverter deye
+	$(VENV)/bin/active check protocol --inverter deye --sim healthy-4
+	$(VENV)/bin/active check sizing --inverter-power 8000 --packs 2 --load 2000
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
