@@ -1,0 +1,317 @@
+"""Read CAN frames from any log python-can reads, candump ``.log`` faster.
+
+python-can already reads candump ``-L`` ``.log``, Vector ``.asc``, ``.blf``,
+``.csv`` and PEAK ``.trc`` (and each of them gzip-compressed), so
+:class:`CanLogReader` hands every format to ``can.LogReader`` and reduces each
+``can.Message`` to a frozen :class:`CanFrame`. One exception, measured: on a
+1 M-frame candump log python-can's reader alone takes longer than the whole
+decode may (it builds a ``can.Message`` per line, about 3.5 µs), so candump
+files are split by :func:`candump_tokens`, a tokenizer that keeps the three
+fields as text (the frame text ``356#7A13F2FE6B01`` is what the decoder caches
+on). :func:`parse_candump_frame` turns tokens into a frame with python-can's
+own rules; every line shape that is not a plain data frame (remote, CAN FD,
+error frames, odd hex) is handed to python-can's ``CanutilsLogReader`` itself.
+``tests/test_log_decode.py`` checks that both paths give the same frames.
+
+candump ``-L`` line (linux-can/can-utils ``log.c``; python-can ``canutils.py``)::
+
+    (1700000000.000123) can0 356#7A13F2FE6B01
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from active_cli.errors import DataFileError
+
+if TYPE_CHECKING:
+    import can
+
+# Suffixes python-can's LogReader reads without extra packages; ".gz" after
+# any of them is read through gzip. (.db and .mf4 work too when python-can
+# can open them, but are not promised here.)
+CAN_LOG_SUFFIXES: tuple[str, ...] = (".log", ".asc", ".blf", ".csv", ".trc")
+
+# linux/can.h, as python-can's canutils.py uses them.
+CAN_ERR_FLAG = 0x20000000
+CAN_EFF_MASK = 0x1FFFFFFF
+
+CandumpTokens = tuple[str, str, str]  # (timestamp text, channel, frame text)
+
+
+@dataclass(frozen=True, slots=True)
+class CanFrame:
+    """One logged CAN frame, what the decoder needs of a ``can.Message``.
+
+    ``channel`` is python-can's channel as text ("can0"; a number for
+    formats that number channels: ASC channel 1 is python-can's 0).
+    """
+
+    timestamp: float
+    channel: str
+    arbitration_id: int
+    data: bytes
+    is_extended_id: bool = False
+    is_remote_frame: bool = False
+    is_error_frame: bool = False
+    is_fd: bool = False
+
+
+def frame_from_message(message: can.Message) -> CanFrame:
+    channel = message.channel
+    return CanFrame(
+        timestamp=float(message.timestamp),
+        channel="" if channel is None else str(channel),
+        arbitration_id=int(message.arbitration_id),
+        data=bytes(message.data or b""),
+        is_extended_id=bool(message.is_extended_id),
+        is_remote_frame=bool(message.is_remote_frame),
+        is_error_frame=bool(message.is_error_frame),
+        is_fd=bool(message.is_fd),
+    )
+
+
+def log_kind(path: str | Path) -> str:
+    """The format suffix of a CAN log (".log", ".asc" ...), ".gz" looked through."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def normal_channel(channel: str) -> str:
+    # python-can turns an all-digit channel into an int ("00" -> 0).
+    return str(int(channel)) if channel.isdigit() else channel
+
+
+def candump_tokens(lines: Iterable[str], path: str = "<candump>") -> Iterator[CandumpTokens]:
+    """Split candump ``-L`` lines into (timestamp, channel, frame) text, skipping blanks.
+
+    Accepts what python-can's ``CanutilsLogReader`` accepts: three fields, or
+    four when the last is python-can's own ``R``/``T`` direction mark. The
+    timestamp keeps its text (``1700000000.000123``) but must be a number.
+    """
+    number = 0
+    try:
+        for number, line in enumerate(lines, 1):
+            parts = line.split()
+            count = len(parts)
+            if count == 3 or (count == 4 and parts[3] in ("R", "T", "r", "t")):
+                stamp = parts[0][1:-1]
+                try:
+                    float(stamp)
+                except ValueError:
+                    raise DataFileError(
+                        path, f"not a candump -L line (timestamp {parts[0]!r})", line=number
+                    ) from None
+                yield stamp, parts[1], parts[2]
+            elif count:
+                raise DataFileError(
+                    path,
+                    f"not a candump -L line: {line.strip()[:60]!r}",
+                    line=number,
+                    hint="expected '(1700000000.000123) can0 356#7A13F2FE6B01' (candump -L)",
+                )
+    except (UnicodeDecodeError, OSError, EOFError) as e:
+        # Binary data or a damaged .gz where text was expected.
+        raise DataFileError(path, f"not a readable candump log: {e}", line=number + 1) from e
+
+
+def parse_frame_text(frame_text: str) -> tuple[int, bytes, bool] | None:
+    """``356#7A13F2FE6B01`` -> (0x356, data, extended), or None for the rare shapes
+    (remote, CAN FD, error frames, odd or non-hex data) left to python-can."""
+    id_text, sep, data_text = frame_text.partition("#")
+    if not sep:
+        raise ValueError(f"no '#' in candump frame {frame_text!r}")
+    can_id = int(id_text, 16)
+    if can_id & CAN_ERR_FLAG or len(data_text) % 2:
+        return None
+    try:
+        data = bytes.fromhex(data_text)  # also refuses "R", "#1...", spaces
+    except ValueError:
+        return None
+    return can_id & CAN_EFF_MASK, data, len(id_text) > 3
+
+
+def parse_candump_frame(timestamp_text: str, channel: str, frame_text: str) -> CanFrame:
+    """One candump line's tokens -> CanFrame, by python-can's rules.
+
+    Raises ValueError for a frame python-can cannot read either ("35G#00").
+    """
+    parsed = parse_frame_text(frame_text)
+    if parsed is None:
+        return _parse_with_python_can(timestamp_text, channel, frame_text)
+    can_id, data, extended = parsed
+    return CanFrame(
+        timestamp=float(timestamp_text),
+        channel=normal_channel(channel),
+        arbitration_id=can_id,
+        data=data,
+        is_extended_id=extended,
+    )
+
+
+def _parse_with_python_can(timestamp_text: str, channel: str, frame_text: str) -> CanFrame:
+    from can.io.canutils import CanutilsLogReader
+
+    line = f"({timestamp_text}) {channel} {frame_text}\n"
+    messages = list(CanutilsLogReader(io.StringIO(line)))
+    if len(messages) != 1:  # pragma: no cover - one line in, one message out
+        raise ValueError(f"python-can read {len(messages)} frames from one line")
+    return frame_from_message(messages[0])
+
+
+class CanLogReader:
+    """Open a CAN log; iterate :class:`CanFrame` (or candump tokens); report progress.
+
+    ``fast_candump=False`` reads candump files through python-can too (used by
+    the tests that compare the two). Errors in the file become DataFileError.
+    """
+
+    def __init__(self, path: str | Path, *, fast_candump: bool = True) -> None:
+        self.path = Path(path)
+        self.kind = log_kind(path)
+        if self.kind not in CAN_LOG_SUFFIXES:
+            raise DataFileError(
+                str(path),
+                f"unknown CAN log format {self.kind or '(no suffix)'!r}",
+                hint="name the file .log (candump -L), .asc, .blf, .csv or .trc; "
+                ".rs485 for an RS485 capture",
+            )
+        try:
+            self.total_bytes = self.path.stat().st_size
+        except OSError as e:
+            raise DataFileError(str(path), f"cannot read: {e.strerror or e}") from e
+        self.compressed = self.path.suffix.lower() == ".gz"
+        self.fast = fast_candump and self.kind == ".log"
+        self._raw: IO[bytes] | None = None
+        self._text: IO[str] | None = None
+        self._reader: Any = None
+        self._position: Callable[[], int] = lambda: 0
+
+    # -- opening ---------------------------------------------------------------
+
+    def __enter__(self) -> CanLogReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
+        for f in (self._text, self._raw):
+            if f is not None:
+                f.close()
+        self._text = self._raw = None
+
+    def position(self) -> int:
+        """Bytes of the file consumed so far (compressed bytes for .gz)."""
+        try:
+            return self._position()
+        except (OSError, ValueError):
+            return 0
+
+    def _open_text(self) -> IO[str]:
+        try:
+            raw = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        except OSError as e:
+            raise DataFileError(str(self.path), f"cannot read: {e.strerror or e}") from e
+        self._raw = raw
+        self._position = raw.tell
+        binary: IO[bytes] = raw
+        if self.compressed:
+            binary = cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+        self._text = io.TextIOWrapper(binary, encoding="utf-8", newline=None)
+        return self._text
+
+    # -- reading ---------------------------------------------------------------
+
+    def tokens(self) -> Iterator[CandumpTokens]:
+        """candump tokens, for the decoder's cache-on-text path (candump files only)."""
+        if self.kind != ".log":
+            raise ValueError("tokens() reads candump .log files only")
+        # The tokenizer itself, not a generator wrapping it: one layer less per line.
+        return candump_tokens(self._open_text(), str(self.path))
+
+    def __iter__(self) -> Iterator[CanFrame]:
+        if self.fast:
+            for n, (stamp, channel, frame_text) in enumerate(self.tokens(), 1):
+                try:
+                    yield parse_candump_frame(stamp, channel, frame_text)
+                except ValueError as e:
+                    raise DataFileError(
+                        str(self.path), f"frame {n}: bad candump frame {frame_text!r}: {e}"
+                    ) from e
+            return
+        yield from self._python_can_frames()
+
+    def messages(self) -> Iterator[can.Message]:
+        """python-can's own messages, for callers that want them (replay)."""
+        import can
+
+        errors: tuple[type[BaseException], ...] = (*_read_errors(), ImportError)
+        try:
+            self._reader = can.LogReader(self.path)
+        except errors as e:
+            raise DataFileError(str(self.path), f"python-can cannot open it: {e}") from e
+        self._position = _position_of(self._reader)
+        try:
+            yield from self._reader
+        except _read_errors() as e:
+            raise DataFileError(str(self.path), f"python-can could not read it: {e}") from e
+
+    def _python_can_frames(self) -> Iterator[CanFrame]:
+        for message in self.messages():
+            yield frame_from_message(message)
+
+
+def read_can_log(path: str | Path) -> Iterator[CanFrame]:
+    """Every frame of a CAN log of any supported format, streamed."""
+    with CanLogReader(path) as reader:
+        yield from reader
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What python-can's readers raise on a damaged or mislabelled file."""
+    import struct
+    import zlib
+
+    from can.io.blf import BLFParseError
+
+    return (
+        struct.error,
+        zlib.error,
+        ValueError,
+        IndexError,
+        KeyError,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        BLFParseError,
+    )
+
+
+def _position_of(reader: Any) -> Callable[[], int]:
+    """How far python-can's reader is into its file, for a progress bar."""
+    f = getattr(reader, "file", None)
+    if f is None or isinstance(f, gzip.GzipFile):
+        return lambda: 0
+    buffer = getattr(f, "buffer", None)  # a text file: ask its byte buffer
+    if isinstance(buffer, gzip.GzipFile):
+        return lambda: 0
+    target = buffer if buffer is not None else f
+    tell: Callable[[], int] = target.tell
+    return tell
