@@ -47,7 +47,7 @@ def show_endpoints(site: SimulatedSite) -> None:
     if ep.socketcand_port is not None:
         console.print(
             f"CAN:           active scan --interface socketcand --channel {ep.can_channel} "
-            f"(python-can: host={ep.socketcand_host}, port={ep.socketcand_port})"
+            f"--can-option host={ep.socketcand_host} --can-option port={ep.socketcand_port}"
         )
     console.print("[dim]Ctrl-C stops the simulator.[/]")
 

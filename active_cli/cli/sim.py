@@ -47,13 +47,14 @@ def sim_command(
         tcp_port=tcp_port,
         socketcand_port=socketcand_port,
     )
-    with site:
+    # Ctrl-C is how the installer stops the simulator: not an error, wherever
+    # it lands once the site runs (a script may send SIGINT as soon as it has
+    # read the endpoints line).
+    with site, contextlib.suppress(KeyboardInterrupt):
         if json_out:
             render_sim.print_endpoints_json(site)
         else:
             render_sim.show_endpoints(site)
-        # Ctrl-C is how the installer stops the simulator: not an error.
-        with contextlib.suppress(KeyboardInterrupt):
-            render_sim.run_until_stopped(site, duration=duration, live=not json_out)
+        render_sim.run_until_stopped(site, duration=duration, live=not json_out)
     if not json_out:
         render_sim.show_summary(site)

@@ -46,8 +46,8 @@ BROADCAST_PERIOD_S = 1.0  # reference §2.1: the master sends its set once a sec
 _V13_PROTECTION = {
     "over_voltage": "high_voltage",
     "under_voltage": "low_voltage",
-    "over_temperature": "high_temperature",
-    "under_temperature": "low_temperature",
+    "cell_over_temperature": "high_temperature",
+    "cell_under_temperature": "low_temperature",
     "discharge_over_current": "high_discharge_current",
     "charge_over_current": "high_charge_current",
     "system_error": "bms_internal",
@@ -135,7 +135,8 @@ class _Periodic:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():  # never started when the site failed to start
+            self._thread.join(timeout=2.0)
 
     def _run(self) -> None:
         next_at = time.monotonic()

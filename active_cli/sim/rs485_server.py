@@ -20,10 +20,10 @@ import select
 import socket
 import threading
 import time
-import tty
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from active_cli.errors import LinkError
 from active_cli.protocols.framing import Rs485Framer
 
 log = logging.getLogger(__name__)
@@ -89,15 +89,33 @@ class _Line:
             time.sleep(max(0.0, min(next_at - now, 0.01)))
 
 
+def listen_on_loopback(port: int, option: str) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 only; a busy port becomes a LinkError."""
+    try:
+        return socket.create_server(("127.0.0.1", port))
+    except OSError as e:
+        raise LinkError(
+            f"cannot listen on 127.0.0.1:{port}: {os.strerror(e.errno) if e.errno else e}",
+            hint=f"another program (or another `active sim`) has that port: choose another "
+            f"with {option}, or 0 for any free port",
+        ) from e
+
+
 class PtyEndpoint:
     """A pseudo-terminal: clients open `path` like a USB serial adapter."""
 
     def __init__(self, line: _Line) -> None:
+        import tty  # POSIX only (termios): imported here so Windows can still use TCP
+
         self._line = line
         self._master, self._slave = os.openpty()
         # Raw mode: no CR->LF translation, no echo; the frames end in CR only.
         tty.setraw(self._slave)
         tty.setraw(self._master)
+        # Non-blocking: a client that stops reading must not stall the line. A
+        # blocking write would wait for ever once the pty buffer is full, holding
+        # the line lock, so the TCP endpoint would stop answering too.
+        os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
         self._thread = threading.Thread(target=self._run, name="sim-pty", daemon=True)
 
@@ -105,7 +123,8 @@ class PtyEndpoint:
         self._thread.start()
 
     def _write(self, data: bytes) -> None:
-        # Nobody listening: a real line just carries the bytes away.
+        # Nobody listening (or a full buffer, BlockingIOError): a real line just
+        # carries the bytes away.
         with contextlib.suppress(OSError):
             os.write(self._master, data)
 
@@ -128,7 +147,8 @@ class PtyEndpoint:
                 self._line.serve_frames(frames, first_byte_at, self._write)
 
     def close(self) -> None:
-        self._thread.join(timeout=1.0)
+        if self._thread.is_alive():  # a site closed before start() has no thread
+            self._thread.join(timeout=1.0)
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -139,7 +159,7 @@ class TcpEndpoint:
 
     def __init__(self, line: _Line, port: int = 0) -> None:
         self._line = line
-        self._server = socket.create_server(("127.0.0.1", port))
+        self._server = listen_on_loopback(port, "--tcp-port")
         self._server.settimeout(0.1)
         self.port: int = self._server.getsockname()[1]
         self._threads: list[threading.Thread] = []
@@ -192,7 +212,8 @@ class TcpEndpoint:
 
     def close(self) -> None:
         self._server.close()
-        self._accept.join(timeout=1.0)
+        if self._accept.is_alive():
+            self._accept.join(timeout=1.0)
         for thread in self._threads:
             thread.join(timeout=1.0)
 
@@ -210,10 +231,16 @@ class Rs485Server:
     ) -> None:
         self._stop = threading.Event()
         self._line = _Line(respond, timing, self._stop)
-        self.pty: PtyEndpoint | None = (
-            PtyEndpoint(self._line) if pty and os.name == "posix" else None
-        )
+        # The TCP port first: a port the user chose is what usually fails, and
+        # then no pty has been opened that would need closing.
         self.tcp = TcpEndpoint(self._line, tcp_port)
+        try:
+            self.pty: PtyEndpoint | None = (
+                PtyEndpoint(self._line) if pty and os.name == "posix" else None
+            )
+        except OSError:
+            self.tcp.close()
+            raise
 
     def start(self) -> None:
         if self.pty is not None:

@@ -85,6 +85,17 @@ class SimulatedSite:
         if self._started:
             return self
         self._started = True
+        started = False
+        try:
+            self._start_nodes()
+            started = True
+        finally:
+            if not started:
+                # A busy socketcand port must not leave the line and CAN threads running.
+                self.close()
+        return self
+
+    def _start_nodes(self) -> None:
         self.rs485.start()
         if self._with_can:
             self.battery = BatteryNode(
@@ -101,7 +112,6 @@ class SimulatedSite:
                     self.open_can_bus, "can0", port=self._socketcand_port
                 )
                 self.socketcand.start()
-        return self
 
     def close(self) -> None:
         for node in (self.battery, self.inverter):

@@ -11,12 +11,15 @@ It never sends the UDP discovery beacon and binds to loopback only.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from active_cli.errors import LinkError
 
 if TYPE_CHECKING:
     import can
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 BusFactory = Callable[[], "can.BusABC"]
 
 _COMMAND = re.compile(r"<\s*([^<>]*?)\s*>")
+# How long after "< ok >" to rawmode the first frame waits (see `_serve`).
+_RAW_MODE_SETTLE_S = 0.1
 
 
 def frame_to_ascii(message: can.Message) -> str:
@@ -60,7 +65,14 @@ class SocketcandServer:
     def __init__(self, bus_factory: BusFactory, channel: str, port: int = 0) -> None:
         self._bus_factory = bus_factory
         self.channel = channel
-        self._server = socket.create_server(("127.0.0.1", port))
+        try:
+            self._server = socket.create_server(("127.0.0.1", port))
+        except OSError as e:
+            raise LinkError(
+                f"cannot listen on 127.0.0.1:{port}: {os.strerror(e.errno) if e.errno else e}",
+                hint="another program (or another `active sim`) has that port: choose another "
+                "with --socketcand-port, or 0 for any free port",
+            ) from e
         self._server.settimeout(0.1)
         self.host = "127.0.0.1"
         self.port: int = self._server.getsockname()[1]
@@ -74,7 +86,8 @@ class SocketcandServer:
     def close(self) -> None:
         self._stop.set()
         self._server.close()
-        self._accept.join(timeout=1.0)
+        if self._accept.is_alive():
+            self._accept.join(timeout=1.0)
         for thread in self._threads:
             thread.join(timeout=1.0)
 
@@ -97,10 +110,11 @@ class SocketcandServer:
         bus: can.BusABC | None = None
         buffer = ""
         raw_mode = False
+        forward_from = 0.0
         try:
             conn.sendall(b"< hi >")
             while not self._stop.is_set():
-                if bus is not None and raw_mode:
+                if bus is not None and raw_mode and time.monotonic() >= forward_from:
                     message = bus.recv(timeout=0.0)
                     while message is not None:
                         conn.sendall(frame_to_ascii(message).encode("ascii"))
@@ -114,9 +128,18 @@ class SocketcandServer:
                 buffer += chunk.decode("ascii", errors="replace")
                 while (match := _COMMAND.search(buffer)) is not None:
                     buffer = buffer[match.end() :]
+                    was_raw = raw_mode
                     reply, bus, raw_mode = self._command(match.group(1), bus, raw_mode)
                     if reply:
                         conn.sendall(reply.encode("ascii"))
+                    if raw_mode and not was_raw and bus is not None:
+                        # python-can's client reads its "< ok >" with one recv() and
+                        # compares it exactly: a frame in the same read breaks its
+                        # handshake. So frames queued before raw mode are dropped,
+                        # and the first ones wait a moment after the "< ok >".
+                        while bus.recv(timeout=0.0) is not None:
+                            pass
+                        forward_from = time.monotonic() + _RAW_MODE_SETTLE_S
                 if len(buffer) > 4096:
                     buffer = ""
         except OSError:

@@ -167,8 +167,10 @@ PACK_ALARM_NAMES: Final = (
 CAN_PROTECTION_NAMES: Final = (
     "over_voltage",  # byte 0 b1
     "under_voltage",  # byte 0 b2
-    "over_temperature",  # byte 0 b3
-    "under_temperature",  # byte 0 b4
+    # The codec's names (protocols/pylon_can.py): 0x359 byte 0 b3/b4 are the
+    # *cell* over/under-temperature protections.
+    "cell_over_temperature",  # byte 0 b3
+    "cell_under_temperature",  # byte 0 b4
     "discharge_over_current",  # byte 0 b7
     "charge_over_current",  # byte 1 b0
     "system_error",  # byte 1 b3
@@ -189,10 +191,10 @@ _CAN_PROTECTION_OF: Final = {
     "module_over_voltage": "over_voltage",
     "cell_under_voltage": "under_voltage",
     "module_under_voltage": "under_voltage",
-    "charge_over_temperature": "over_temperature",
-    "discharge_over_temperature": "over_temperature",
-    "charge_under_temperature": "under_temperature",
-    "discharge_under_temperature": "under_temperature",
+    "charge_over_temperature": "cell_over_temperature",
+    "discharge_over_temperature": "cell_over_temperature",
+    "charge_under_temperature": "cell_under_temperature",
+    "discharge_under_temperature": "cell_under_temperature",
     "discharge_over_current": "discharge_over_current",
     "charge_over_current": "charge_over_current",
     # 0x359 b3 is "cell over-temperature"; a hot MOSFET or a dead sensor is a
