@@ -5,10 +5,14 @@ address that answers is taken as the master; a whole-group alarm read there
 (0x44 with INFO FF) tells how many packs the master sees, and when every pack
 it reports has answered, the rest of the range is not polled (the slaves are
 reached through the master's BMS link, so a pack the master does not see
-cannot answer either). Each pack is read for analog values (0x42), serial
-(0x93), firmware (0x96, falling back to 0x51), and alarms (0x44, per pack
-whenever the group read shows anything raised, so alarms are attributed to the
-pack that has them).
+cannot answer either; `--all-addresses` polls them anyway). An address is
+probed once: silence is the normal answer at an empty address, so it costs one
+request and the link's learned reply-start budget; the silent addresses get a
+second probe only while packs are unaccounted for (no group count, or fewer
+heard than the master sees; not when the whole range was silent). Each pack is
+read for analog values (0x42), serial (0x93), firmware (0x96, falling back
+to 0x51), and alarms (0x44, per pack whenever the group read shows anything
+raised, so alarms are attributed to the pack that has them).
 
 CAN (`observe_can`): listen, identify the message set, fold the stack state,
 time the cycles and the inverter heartbeat. The window ends as soon as two
@@ -66,10 +70,17 @@ DEFAULT_ADDRESSES: tuple[int, ...] = tuple(range(1, 18))
 class RequestLink(Protocol):
     """What discovery needs from an RS485 link (links.serial_link.SerialLink)."""
 
+    baud: int
     stats: LinkStats
 
     def query(
-        self, command: Command | int, adr: int, *, ver: int = ..., info: bytes | None = ...
+        self,
+        command: Command | int,
+        adr: int,
+        *,
+        ver: int = ...,
+        info: bytes | None = ...,
+        retry_on_timeout: bool = ...,
     ) -> Frame: ...
 
 
@@ -95,6 +106,7 @@ class _PackParts:
     manufacturer: str | None = None
     alarm: PackAlarm | None = None
     failed_reads: list[str] = field(default_factory=list)
+    unsupported: set[int] = field(default_factory=set)  # commands answered RTN 04
 
 
 def scan_rs485(
@@ -110,29 +122,43 @@ def scan_rs485(
     group_count: int | None = None
     master: int | None = None
 
+    def poll(adr: int) -> None:
+        nonlocal master, group_alarm, group_count
+        status, detail, analog_frame = _probe(link, adr, options.ver, retry_on_timeout=False)
+        if analog_frame is None:
+            statuses[adr] = (status, detail)
+            return
+        try:
+            pack = _read_pack(link, adr, analog_frame, options.ver, first=master is None)
+        except DecodeError as e:
+            # Valid framing around an INFO that does not parse: a BMS speaking
+            # another layout. Report the address, keep scanning the others.
+            statuses[adr] = (AddressStatus.GARBLED, e.reason)
+            return
+        parts.append(pack)
+        statuses[adr] = (
+            (AddressStatus.STOPPED, "answered, then stopped: " + "; ".join(pack.failed_reads))
+            if _stopped(pack)
+            else (AddressStatus.ANSWERED, "")
+        )
+        if master is None:
+            master = adr
+            group_alarm = _group_alarm(link, adr, options.ver)
+            group_count = None if group_alarm is None else len(group_alarm.packs)
+
+    def heard() -> int:
+        return sum(1 for s, _ in statuses.values() if s is not AddressStatus.SILENT)
+
+    # First pass: one attempt per address. Silence is the normal answer at an
+    # empty address, so it costs one request and one reply-start budget.
     for index, adr in enumerate(options.addresses):
         if progress is not None:
             progress(adr, "polling")
-        status, detail, analog_frame = _probe(link, adr, options.ver)
-        if analog_frame is None:
-            statuses[adr] = (status, detail)
-        else:
-            pack = _read_pack(link, adr, analog_frame, options.ver, first=master is None)
-            parts.append(pack)
-            statuses[adr] = (
-                (AddressStatus.STOPPED, "answered, then stopped: " + "; ".join(pack.failed_reads))
-                if _stopped(pack)
-                else (AddressStatus.ANSWERED, "")
-            )
-            if master is None:
-                master = adr
-                group_alarm = _group_alarm(link, adr, options.ver)
-                group_count = None if group_alarm is None else len(group_alarm.packs)
-        answered = sum(1 for s, _ in statuses.values() if s is not AddressStatus.SILENT)
+        poll(adr)
         if (
             options.stop_at_group_count
             and group_count is not None
-            and answered >= group_count
+            and heard() >= group_count
             and index + 1 < len(options.addresses)
         ):
             for skipped in options.addresses[index + 1 :]:
@@ -141,6 +167,21 @@ def scan_rs485(
                     f"the master reports {group_count} pack(s), all answered",
                 )
             break
+    # Second pass, the retry the first pass left out: only while packs are
+    # unaccounted for (no group count, or fewer heard than the master sees),
+    # since a request lost to noise looks exactly like an empty address. Not
+    # when the whole range was silent: then the fault is the wiring, the baud
+    # rate or the adapter, which asking again does not fix (and each silent
+    # address costs the full unlearned budget, 0.5 s).
+    if heard() and (group_count is None or heard() < group_count):
+        for adr in options.addresses:
+            if group_count is not None and heard() >= group_count:
+                break
+            if statuses.get(adr, (None, ""))[0] is AddressStatus.SILENT:
+                if progress is not None:
+                    progress(adr, "polling again")
+                poll(adr)
+    parts.sort(key=lambda pack: pack.address)
 
     # Attribute alarms per pack unless the group read shows every pack clear.
     group_clear = (
@@ -151,7 +192,7 @@ def scan_rs485(
     for pack in parts:
         if group_clear and group_alarm is not None:
             pack.alarm = _clear_alarm_for(group_alarm, parts.index(pack))
-        else:
+        elif not _stopped(pack):
             if progress is not None:
                 progress(pack.address, "reading alarms")
             pack.alarm = _read_alarm(link, pack, options.ver)
@@ -164,13 +205,16 @@ def scan_rs485(
         group_count=group_count,
         master_address=master,
         noise_bytes=link.stats.noise_bytes,
+        baud=link.baud,
         duration_s=time.monotonic() - started,
     )
 
 
-def _probe(link: RequestLink, adr: int, ver: int) -> tuple[AddressStatus, str, Frame | None]:
+def _probe(
+    link: RequestLink, adr: int, ver: int, *, retry_on_timeout: bool = True
+) -> tuple[AddressStatus, str, Frame | None]:
     try:
-        frame = link.query(Command.ANALOG, adr, ver=ver)
+        frame = link.query(Command.ANALOG, adr, ver=ver, retry_on_timeout=retry_on_timeout)
     except LinkTimeout as e:
         return AddressStatus.SILENT, str(e), None
     except DecodeError as e:
@@ -187,20 +231,22 @@ def _read_pack(
 ) -> _PackParts:
     variant = analog_frame.variant
     try:
-        analog = pylon_rs485.parse_response(analog_frame, Command.ANALOG)
+        analog = _analog(analog_frame)
     except DecodeError as e:
-        # Valid framing but an INFO that does not parse: keep going, report it.
         raise DecodeError(f"address {adr}: analog reply does not parse: {e.reason}") from e
-    assert isinstance(analog, AnalogResponse)
-    pack = _PackParts(address=adr, variant=variant, analog=analog.packs[0])
+    pack = _PackParts(address=adr, variant=variant, analog=analog)
 
     serial = _read(link, Command.SERIAL_NUMBER, adr, ver, pack)
     if isinstance(serial, SerialNumber):
         pack.serial = serial.serial
+    if _stopped(pack):
+        # A request and its retry both unanswered: the pack has gone quiet, and
+        # every further read would cost two more silent budgets to learn nothing.
+        return pack
     firmware = _read(link, Command.FIRMWARE, adr, ver, pack)
     if isinstance(firmware, FirmwareVersion):
         pack.firmware = firmware.mainline_text
-    if pack.firmware is None or first:
+    if not _stopped(pack) and (first or Command.FIRMWARE in pack.unsupported):
         # 0x51 names the model and maker; read it when 0x96 is not supported,
         # or once for the first pack (the master) to say what the stack is.
         info = _read(link, Command.MANUFACTURER_INFO, adr, ver, pack, info=bytes([adr]))
@@ -224,7 +270,9 @@ def _read(
         frame = link.query(command, adr, ver=ver, info=info)
         return pylon_rs485.parse_response(frame, command)
     except ReturnCodeError as e:
-        if e.rtn is not Rtn.CID2_INVALID:  # "not supported" is not a failure
+        if e.rtn is Rtn.CID2_INVALID:  # "not supported" is not a failure
+            pack.unsupported.add(int(command))
+        else:
             pack.failed_reads.append(f"0x{int(command):02X}: {e.reason}")
     except LinkTimeout:
         pack.failed_reads.append(f"0x{int(command):02X}: no reply")
@@ -383,17 +431,35 @@ def scan(
     can_window_s: float = CAN_WINDOW_S,
     progress: Progress | None = None,
 ) -> StackSnapshot:
-    """A full scan: RS485 when a link is given, CAN when a bus is given, then findings."""
+    """A full scan: RS485 when a link is given, CAN when a bus is given, then findings.
+
+    With both, CAN is heard on a worker thread while RS485 is polled: the two
+    are separate wires, and the CAN window (up to `can_window_s` when the
+    inverter is silent) then costs no time beyond the RS485 poll.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     from active_cli.checks.scan import scan_findings
 
     started = time.monotonic()
     snapshot = StackSnapshot()
-    if link is not None:
-        snapshot = scan_rs485(link, options, progress)
-    if bus is not None:
-        if progress is not None:
-            progress(0, "listening on CAN")
-        snapshot = replace(snapshot, can=observe_can(bus, can_window_s))
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
+    try:
+        listening = None
+        if bus is not None:
+            if progress is not None:
+                progress(0, "listening on CAN")
+            listening = pool.submit(observe_can, bus, can_window_s)
+        if link is not None:
+            snapshot = scan_rs485(link, options, progress)
+        if listening is not None:
+            if progress is not None and not listening.done():
+                progress(0, "listening on CAN")
+            snapshot = replace(snapshot, can=listening.result())
+    finally:
+        # On an RS485 error, do not wait out the CAN window: the caller shuts
+        # the bus down, which ends the listener.
+        pool.shutdown(wait=False, cancel_futures=True)
     findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
     return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
 
@@ -408,3 +474,28 @@ def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485P
         if frame is not None:
             return Rs485Probe(baud, True, f"address {adr} answered 0x42")
     return Rs485Probe(baud, False, f"no valid reply at address(es) {list(addresses)}: {detail}")
+
+
+def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[PackReading, ...]:
+    """Re-read analog values and alarms of packs found by a scan (for monitoring).
+
+    Serial, firmware and names are kept from the scan. A pack that does not
+    answer this time is left out, so the caller can tell it went missing.
+    """
+    out: list[PackReading] = []
+    for previous in known:
+        _, _, frame = _probe(link, previous.address, pylon_rs485.VER_PYLON)
+        if frame is None:
+            continue
+        parts = _PackParts(address=previous.address, variant=frame.variant, analog=_analog(frame))
+        parts.serial, parts.firmware = previous.serial, previous.firmware
+        parts.device_name, parts.manufacturer = previous.device_name, previous.manufacturer
+        parts.alarm = _read_alarm(link, parts, pylon_rs485.VER_PYLON)
+        out.append(_reading(parts, link))
+    return tuple(out)
+
+
+def _analog(frame: Frame) -> PackAnalog:
+    reply = pylon_rs485.parse_response(frame, Command.ANALOG)
+    assert isinstance(reply, AnalogResponse)
+    return reply.packs[0]

@@ -64,14 +64,17 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
     found = sorted(p.address for p in snapshot.packs)
     polled = snapshot.addresses_polled
     if not found:
+        # Inverter-facing ports run 9600, a Pylontech console 115200 (reference §3.1).
+        other_baud = 115200 if snapshot.baud == 9600 else 9600
         out.append(
             Finding(
                 FAIL,
                 "scan.no-packs",
                 "No pack answered",
                 f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
-                fix="check the cable (battery COM port: pin 1 RS485-B, pin 2 RS485-A), swap A/B, "
-                "try --baud 115200, and make sure the packs are switched on",
+                fix="wiring: battery COM port pin 1 RS485-B, pin 2 RS485-A (swap A/B if unsure); "
+                f"baud: try --baud {other_baud}; address: widen --addresses (e.g. 0-20); "
+                "adapter: the right port, powered, packs switched on",
             )
         )
         return out
@@ -354,7 +357,8 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
             )
         )
     volts = [p.voltage_v for p in packs]
-    spread = max(volts) - min(volts)
+    # Packs report mV: round to it, so 52.2 - 52.0 is 0.200 V, not 0.2000000000000028.
+    spread = round(max(volts) - min(volts), 3)
     if spread > spec.PARALLEL_SPREAD_WARN_V:
         low = min(packs, key=lambda p: p.voltage_v)
         high = max(packs, key=lambda p: p.voltage_v)

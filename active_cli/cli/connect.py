@@ -1,9 +1,11 @@
 """The connection options every command shares, and opening what they name.
 
 ``--port URL --baud N`` (pyserial), ``--interface --channel --bitrate``
-(python-can, unset = python-can's own config), ``--sim SCENARIO`` (the
-in-process simulator). Commands declare the options with the ``*_OPTION``
-objects below so the help text is the same everywhere.
+(python-can, unset = python-can's own config; ``--can-option KEY=VALUE`` for
+what one interface needs beyond those, e.g. socketcand's ``host`` and
+``port``), ``--sim SCENARIO`` (the in-process simulator). Commands declare the
+options with the ``*_OPTION`` objects below so the help text is the same
+everywhere.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import typer
 if TYPE_CHECKING:
     import can
 
-    from active_cli.links.can_link import CanOptions
+    from active_cli.links.can_link import CanOptions, CanOptionValue
     from active_cli.links.serial_link import SerialLink
     from active_cli.sim.site import SimulatedSite
 
@@ -39,6 +41,13 @@ CHANNEL_OPTION = typer.Option(None, "--channel", "-c", help="CAN channel, e.g. c
 BITRATE_OPTION = typer.Option(
     None, "--bitrate", help="CAN bitrate (Pylon LV CAN: 500000). Unset: python-can config."
 )
+CAN_OPTION_OPTION = typer.Option(
+    None,
+    "--can-option",
+    metavar="KEY=VALUE",
+    help="Extra python-can argument KEY=VALUE, repeatable: socketcand needs "
+    "--can-option host=HOST --can-option port=PORT.",
+)
 SIM_OPTION = typer.Option(
     None,
     "--sim",
@@ -56,6 +65,7 @@ class Connection:
     channel: str | None = None
     bitrate: int | None = None
     sim: str | None = None
+    can_extra: tuple[tuple[str, CanOptionValue], ...] = ()
 
     @property
     def wants_can(self) -> bool:
@@ -68,7 +78,39 @@ class Connection:
     def can_options(self) -> CanOptions:
         from active_cli.links.can_link import CanOptions
 
-        return CanOptions(self.interface, self.channel, self.bitrate)
+        return CanOptions(self.interface, self.channel, self.bitrate, self.can_extra)
+
+
+def parse_can_options(texts: list[str] | None) -> tuple[tuple[str, CanOptionValue], ...]:
+    """``["host=127.0.0.1", "port=29536"]`` -> ``(("host", "127.0.0.1"), ("port", 29536))``.
+
+    Values that read as integers, floats or true/false become those types,
+    because python-can interfaces expect ``port=29536`` as an int; anything
+    else stays text.
+    """
+    from active_cli.errors import UsageError
+
+    out: list[tuple[str, CanOptionValue]] = []
+    for text in texts or []:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(
+                f"--can-option {text!r}: use KEY=VALUE, e.g. --can-option host=127.0.0.1"
+            )
+        out.append((key, _option_value(raw.strip())))
+    return tuple(out)
+
+
+def _option_value(raw: str) -> CanOptionValue:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 @contextlib.contextmanager

@@ -44,7 +44,8 @@ def describe_connection(
     return dataclasses.replace(
         snapshot,
         port=port if connection.wants_rs485 else None,
-        baud=site_baud or (connection.baud if connection.wants_rs485 else None),
+        # The link's own baud (discovery sets it) wins: with --sim it is the site's.
+        baud=snapshot.baud or site_baud or (connection.baud if connection.wants_rs485 else None),
         can_interface=can if connection.wants_can else None,
     )
 
@@ -153,3 +154,18 @@ def show(snapshot: StackSnapshot) -> None:
     failed = sum(1 for f in findings if f.severity is Severity.FAIL)
     if failed:
         console.print(f"[bold red]{failed} finding(s) failed.[/]")
+
+
+def show_no_reply(snapshot: StackSnapshot) -> None:
+    """One line per silent path on stderr, with its hint (exit 3 follows).
+
+    Printed even with --json, where the findings table is not: someone piping
+    the JSON still sees why the command failed.
+    """
+    console = stderr()
+    for finding in snapshot.findings:
+        if finding.code in ("scan.no-packs", "can.no-battery-frames"):
+            where = f" ({finding.detail})" if finding.detail else ""
+            console.print(f"[bold red]error:[/] {escape(finding.title + where)}", soft_wrap=True)
+            if finding.fix:
+                console.print(f"[dim]hint:[/] {escape(finding.fix)}", soft_wrap=True)

@@ -7,6 +7,7 @@ import typer
 from active_cli.cli.connect import (
     BAUD_OPTION,
     BITRATE_OPTION,
+    CAN_OPTION_OPTION,
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
@@ -41,6 +42,7 @@ def scan_command(
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
+    can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
     addresses: str = typer.Option(
         "1-17", "--addresses", "-a", help="RS485 addresses to poll: 1-17, or 2,3,4."
@@ -65,11 +67,19 @@ def scan_command(
 
     from active_cli import discovery
     from active_cli.cli import render_scan
-    from active_cli.cli.connect import Connection, can_bus, rs485_link, simulator
+    from active_cli.cli.connect import (
+        Connection,
+        can_bus,
+        parse_can_options,
+        rs485_link,
+        simulator,
+    )
     from active_cli.errors import EXIT_CHECK_FAILED, EXIT_NO_REPLY, UsageError
     from active_cli.model import worst
 
-    connection = Connection(port, baud, interface, channel, bitrate, sim)
+    connection = Connection(
+        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
+    )
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError(
             "say what to scan: --port (RS485), --interface/--channel (CAN), or --sim SCENARIO"
@@ -101,6 +111,7 @@ def scan_command(
         snapshot.can is None or snapshot.can.state is None
     )
     if nothing:
+        render_scan.show_no_reply(snapshot)
         raise typer.Exit(EXIT_NO_REPLY)
     if worst(list(snapshot.findings)).value == "fail":
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -35,13 +35,23 @@ class CanRecord:
     is_remote_frame: bool = False
 
 
+CanOptionValue = str | int | float | bool
+
+
 @dataclass(frozen=True)
 class CanOptions:
-    """The common CAN options (DESIGN.md "Connections"); None = python-can config."""
+    """The common CAN options (DESIGN.md "Connections"); None = python-can config.
+
+    ``extra`` holds interface-specific keyword arguments for ``can.Bus``, in
+    order (``--can-option host=127.0.0.1 --can-option port=29536`` for
+    ``socketcand``, ``serial_baudrate=...`` for ``slcan``, ...); they override
+    python-can's own configuration for the same key.
+    """
 
     interface: str | None = None
     channel: str | None = None
     bitrate: int | None = None
+    extra: tuple[tuple[str, CanOptionValue], ...] = ()
 
     def describe(self) -> str:
         parts = [self.interface or "(python-can config)"]
@@ -49,6 +59,7 @@ class CanOptions:
             parts.append(f"channel {self.channel}")
         if self.bitrate:
             parts.append(f"{self.bitrate} bit/s")
+        parts.extend(f"{key}={value}" for key, value in self.extra)
         return ", ".join(parts)
 
 
@@ -57,6 +68,7 @@ def open_bus(options: CanOptions, **extra: Any) -> can.BusABC:
     import can
 
     kwargs: dict[str, Any] = dict(extra)
+    kwargs.update(options.extra)
     if options.interface:
         kwargs["interface"] = options.interface
     if options.channel is not None:
@@ -65,7 +77,9 @@ def open_bus(options: CanOptions, **extra: Any) -> can.BusABC:
         kwargs["bitrate"] = options.bitrate
     try:
         return can.Bus(**kwargs)
-    except (can.CanError, OSError, ValueError, ImportError, NotImplementedError) as e:
+    # TypeError: a --can-option value of the wrong type for that interface
+    # (python-can passes extra keywords straight to the driver).
+    except (can.CanError, OSError, ValueError, TypeError, ImportError, NotImplementedError) as e:
         raise LinkError(
             f"cannot open CAN bus ({options.describe()}): {e}",
             hint=_hint(options),

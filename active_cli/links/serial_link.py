@@ -81,7 +81,18 @@ class AddressStats:
 
 @dataclass
 class LinkStats:
+    """What crossed the line, seen from this end.
+
+    ``bytes_sent`` counts every request byte written (retries included),
+    ``bytes_received`` every byte read (noise and echoes included), and
+    ``replies_heard`` every transaction in which the far end started to answer:
+    together they give the wire-time lower bound of a scan (benches/scan.py).
+    """
+
     noise_bytes: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    replies_heard: int = 0
     per_address: dict[int, AddressStats] = field(default_factory=dict)
 
     def address(self, adr: int) -> AddressStats:
@@ -175,6 +186,7 @@ class SerialLink:
         *,
         ver: int = pylon_rs485.VER_PYLON,
         info: bytes | None = None,
+        retry_on_timeout: bool = True,
     ) -> Frame:
         """Send one command to `adr` and return the (checked) reply frame.
 
@@ -182,6 +194,9 @@ class SerialLink:
         DecodeError when every reply was corrupted. A reply with an error RTN is
         returned as is (the codec's parsers raise for it), except RTN 02/03 (the
         BMS saw our request corrupted), which is retried like a corrupted reply.
+        ``retry_on_timeout=False`` gives up after one silent attempt (a scan
+        probing addresses where most are empty: silence there is the normal
+        answer, and discovery decides itself when to look again).
         """
         request = pylon_rs485.build_request(command, adr, ver=ver, info=info)
         group = info is not None and info[:1] == bytes([pylon_rs485.GROUP_ADR_INFO])
@@ -196,6 +211,8 @@ class SerialLink:
                 frame = self.transact(request, expected_reply_bytes=expected, adr=adr)
             except LinkTimeout as e:
                 stats.timeouts += 1
+                if not retry_on_timeout:
+                    raise
                 last_error = e
                 continue
             except DecodeError as e:
@@ -223,6 +240,7 @@ class SerialLink:
             self._framer.reset()
             log.debug("TX %r", request)
             self._port.write(request)
+            self.stats.bytes_sent += len(request)
         except OSError as e:  # serial.SerialException is an OSError (IOError)
             raise LinkError(f"write to {self.url or 'port'} failed: {e}", hint=_lost_hint()) from e
         sent = self._clock()
@@ -245,8 +263,10 @@ class SerialLink:
             if not chunk:
                 continue
             now = self._clock()
+            self.stats.bytes_received += len(chunk)
             if first_byte_at is None:
                 first_byte_at = now
+                self.stats.replies_heard += 1
                 # A reply may take its expected wire time plus a margin from here.
                 deadline = now + 1.5 * wire_time_s(expected_reply_bytes, self.baud) + 0.05
             frames = self._framer.feed(chunk)
