@@ -169,6 +169,7 @@ def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
             "(type 'done' when every pack was read)",
             default="",
             show_default=False,
+            err=True,  # stdout carries the result (and --json) only
         )
         if answer.strip().lower() in ("done", "d", "q"):
             break
