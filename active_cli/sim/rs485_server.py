@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from active_cli.errors import LinkError
 from active_cli.protocols.framing import Rs485Framer
+from active_cli.sim.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +89,6 @@ class _Line:
             time.sleep(max(0.0, min(next_at - now, 0.01)))
 
 
-def listen_on_loopback(port: int, option: str) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1 only; a busy port becomes a LinkError."""
-    try:
-        return socket.create_server(("127.0.0.1", port))
-    except OSError as e:
-        raise LinkError(
-            f"cannot listen on 127.0.0.1:{port}: {os.strerror(e.errno) if e.errno else e}",
-            hint=f"another program (or another `active sim`) has that port: choose another "
-            f"with {option}, or 0 for any free port",
-        ) from e
-
-
 class PtyEndpoint:
     """A pseudo-terminal: clients open `path` like a USB serial adapter."""
 
@@ -159,30 +147,17 @@ class TcpEndpoint:
 
     def __init__(self, line: _Line, port: int = 0) -> None:
         self._line = line
-        self._server = listen_on_loopback(port, "--tcp-port")
-        self._server.settimeout(0.1)
-        self.port: int = self._server.getsockname()[1]
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._run, name="sim-tcp", daemon=True)
+        self._server = LoopbackServer(
+            port, option="--tcp-port", name="sim-tcp", serve=self._serve, stop=line.stop
+        )
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
         return f"socket://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._accept.start()
-
-    def _run(self) -> None:
-        while not self._line.stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        self._server.start()
 
     def _serve(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -212,10 +187,6 @@ class TcpEndpoint:
 
     def close(self) -> None:
         self._server.close()
-        if self._accept.is_alive():
-            self._accept.join(timeout=1.0)
-        for thread in self._threads:
-            thread.join(timeout=1.0)
 
 
 class Rs485Server:

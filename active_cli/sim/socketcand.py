@@ -11,7 +11,6 @@ It never sends the UDP discovery beacon and binds to loopback only.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 import threading
@@ -19,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from active_cli.errors import LinkError
+from active_cli.sim.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     import can
@@ -65,43 +64,23 @@ class SocketcandServer:
     def __init__(self, bus_factory: BusFactory, channel: str, port: int = 0) -> None:
         self._bus_factory = bus_factory
         self.channel = channel
-        try:
-            self._server = socket.create_server(("127.0.0.1", port))
-        except OSError as e:
-            raise LinkError(
-                f"cannot listen on 127.0.0.1:{port}: {os.strerror(e.errno) if e.errno else e}",
-                hint="another program (or another `active sim`) has that port: choose another "
-                "with --socketcand-port, or 0 for any free port",
-            ) from e
-        self._server.settimeout(0.1)
-        self.host = "127.0.0.1"
-        self.port: int = self._server.getsockname()[1]
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._run, name="sim-socketcand", daemon=True)
+        self._server = LoopbackServer(
+            port,
+            option="--socketcand-port",
+            name="sim-socketcand",
+            serve=self._serve,
+            stop=self._stop,
+        )
+        self.host = "127.0.0.1"
+        self.port = self._server.port
 
     def start(self) -> None:
-        self._accept.start()
+        self._server.start()
 
     def close(self) -> None:
         self._stop.set()
         self._server.close()
-        if self._accept.is_alive():
-            self._accept.join(timeout=1.0)
-        for thread in self._threads:
-            thread.join(timeout=1.0)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
 
