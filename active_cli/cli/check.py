@@ -6,6 +6,7 @@ and renders the result (rich or ``--json``); it exits 1 when a finding failed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -17,6 +18,8 @@ from active_cli.cli.connect import (
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
+    RECORD_OPTION,
+    REPLAY_OPTION,
     SIM_OPTION,
 )
 
@@ -246,21 +249,48 @@ def protocol(
         None, "--expect", "-n", help="Packs in the stack; the master's module count must match."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    record: list[Path] | None = RECORD_OPTION,
+    replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
-    """Is the battery speaking what the inverter expects, and is the inverter answering?"""
+    """Is the battery speaking what the inverter expects, and is the inverter answering?
+
+    --record FILE keeps what was heard (and polled); --replay FILE runs the
+    check on such a capture instead of a bus.
+    """
     from active_cli.checks.protocol import run_protocol_check
     from active_cli.cli import render_checks
-    from active_cli.cli.connect import Connection
+    from active_cli.cli.connect import (
+        Connection,
+        capture_files,
+        check_record_files,
+        refuse_live_options,
+    )
     from active_cli.errors import UsageError
-    from active_cli.inverters import load_profile
+    from active_cli.inverters import Bus, load_profile
 
     profile = load_profile(inverter)
     connection = Connection(port, baud or 9600, interface, channel, bitrate, sim)
-    if not (connection.wants_can or connection.wants_rs485):
-        raise UsageError(
-            "say what to listen to: --interface/--channel (CAN), --port (RS485) or --sim SCENARIO"
+    recording = capture_files(record, "--record")
+    replaying = capture_files(replay, "--replay")
+    polls_rs485 = profile.bus.kind.value is Bus.RS485
+    if replaying:
+        refuse_live_options(connection, recording)
+        result = _replay_for_protocol(replaying, profile, polls_rs485, run_protocol_check, expect)
+        _say_replay(replaying, json_out)
+    else:
+        if not (connection.wants_can or connection.wants_rs485):
+            raise UsageError(
+                "say what to listen to: --interface/--channel (CAN), --port (RS485), "
+                "--sim SCENARIO or --replay FILE"
+            )
+        check_record_files(
+            recording,
+            rs485=polls_rs485 and connection.wants_rs485,
+            can=connection.wants_can,
         )
-    result = _observe_for_protocol(connection, profile, window, baud, run_protocol_check, expect)
+        result = _observe_for_protocol(
+            connection, profile, window, baud, run_protocol_check, expect, recording
+        )
     _finish(result, json_out, render_checks.show_protocol)
 
 
@@ -271,24 +301,60 @@ def _observe_for_protocol(
     baud: int | None,
     run: Any,
     expect: int | None,
+    record: Any = None,
 ) -> Any:
     import contextlib
 
     from active_cli.checks.protocol import Rs485Probe
-    from active_cli.cli.connect import can_bus, rs485_link, simulator
+    from active_cli.cli.connect import CaptureFiles, can_bus, rs485_link, simulator
     from active_cli.discovery import observe_can, probe_master
     from active_cli.inverters import Bus
 
+    record = record or CaptureFiles()
     probe: Rs485Probe | None = None
     with contextlib.ExitStack() as stack:
         site = stack.enter_context(simulator(connection))
         if profile.bus.kind.value is Bus.RS485 and connection.wants_rs485:
             profile_baud = baud or profile.bus.bitrate.value or 9600
-            link_connection = type(connection)(port=connection.port, baud=profile_baud)
-            link = stack.enter_context(rs485_link(link_connection, site))
+            link_connection = type(connection)(
+                port=connection.port, baud=profile_baud, sim=connection.sim
+            )
+            link = stack.enter_context(rs485_link(link_connection, site, record=record.rs485))
             probe = probe_master(link)
         observation = None
         if connection.wants_can:
-            bus = stack.enter_context(can_bus(connection, site))
+            bus = stack.enter_context(can_bus(connection, site, record=record.can))
             observation = observe_can(bus, window)
     return run(profile, observation, probe, expected_packs=expect)
+
+
+def _replay_for_protocol(
+    files: Any, profile: Any, polls_rs485: bool, run: Any, expect: int | None
+) -> Any:
+    """The same check on a capture: the master probed through a ReplayLink, CAN folded."""
+    from active_cli.cli.connect import replay_can, replay_link, warn_replay_mismatch
+    from active_cli.cli.output import stderr
+    from active_cli.discovery import probe_master
+
+    probe = None
+    if files.rs485 is not None:
+        if polls_rs485:
+            link = replay_link(files.rs485)
+            probe = probe_master(link)
+            warn_replay_mismatch(link)
+        else:
+            stderr().print(
+                f"note: the {profile.name} reads the battery over CAN; {files.rs485} is not used",
+                soft_wrap=True,
+                markup=False,
+            )
+    observation = replay_can(files.can) if files.can is not None else None
+    return run(profile, observation, probe, expected_packs=expect)
+
+
+def _say_replay(files: Any, json_out: bool) -> None:
+    from active_cli.cli.output import stderr, stdout
+
+    # On stdout with the report it belongs to; on stderr when stdout is JSON.
+    console = stderr() if json_out else stdout()
+    console.print(f"Replay of {files.describe()}", soft_wrap=True, markup=False)

@@ -1,6 +1,9 @@
-"""``active scan``: find every pack and read it."""
+"""``active scan``: find every pack and read it (live, or from a capture)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,8 +14,15 @@ from active_cli.cli.connect import (
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
+    RECORD_OPTION,
+    REPLAY_OPTION,
     SIM_OPTION,
 )
+
+if TYPE_CHECKING:
+    from active_cli.cli.connect import CaptureFiles
+    from active_cli.discovery import ScanOptions
+    from active_cli.model import StackSnapshot
 
 
 def parse_addresses(text: str) -> tuple[int, ...]:
@@ -57,11 +67,14 @@ def scan_command(
         5.5, "--can-window", help="Longest CAN listening time, seconds."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the whole snapshot as JSON."),
+    record: list[Path] | None = RECORD_OPTION,
+    replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
     """Find every pack: address, serial, firmware, V, A, SOC, cells, temperatures, alarms.
 
     RS485 with --port, CAN with --interface/--channel, both when both are given;
-    --sim scans the built-in simulator over both.
+    --sim scans the built-in simulator over both. --record FILE keeps what the
+    scan exchanged; --replay FILE scans such a capture instead of a bus.
     """
     import contextlib
 
@@ -70,7 +83,10 @@ def scan_command(
     from active_cli.cli.connect import (
         Connection,
         can_bus,
+        capture_files,
+        check_record_files,
         parse_can_options,
+        refuse_live_options,
         rs485_link,
         simulator,
     )
@@ -80,34 +96,54 @@ def scan_command(
     connection = Connection(
         port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
     )
-    if not (connection.wants_rs485 or connection.wants_can):
+    recording = capture_files(record, "--record")
+    replaying = capture_files(replay, "--replay")
+    if replaying:
+        refuse_live_options(connection, recording)
+    elif not (connection.wants_rs485 or connection.wants_can):
         raise UsageError(
-            "say what to scan: --port (RS485), --interface/--channel (CAN), or --sim SCENARIO"
+            "say what to scan: --port (RS485), --interface/--channel (CAN), --sim SCENARIO, "
+            "or --replay FILE"
         )
+    else:
+        check_record_files(recording, rs485=connection.wants_rs485, can=connection.wants_can)
     options = discovery.ScanOptions(
         addresses=parse_addresses(addresses), stop_at_group_count=not all_addresses
     )
-    with contextlib.ExitStack() as stack:
-        site = stack.enter_context(simulator(connection))
-        link = stack.enter_context(rs485_link(connection, site)) if connection.wants_rs485 else None
-        bus = stack.enter_context(can_bus(connection, site)) if connection.wants_can else None
-        with render_scan.progress(enabled=not json_out) as progress:
-            snapshot = discovery.scan(
-                link,
-                bus,
-                options,
-                expected_packs=expect,
-                can_window_s=can_window,
-                progress=progress,
+    if replaying:
+        snapshot = _scan_replay(replaying, options, expect)
+        rs485_used = replaying.rs485 is not None
+    else:
+        with contextlib.ExitStack() as stack:
+            site = stack.enter_context(simulator(connection))
+            link = (
+                stack.enter_context(rs485_link(connection, site, record=recording.rs485))
+                if connection.wants_rs485
+                else None
             )
-    snapshot = render_scan.describe_connection(snapshot, connection, site_baud=None)
+            bus = (
+                stack.enter_context(can_bus(connection, site, record=recording.can))
+                if connection.wants_can
+                else None
+            )
+            with render_scan.progress(enabled=not json_out) as progress:
+                snapshot = discovery.scan(
+                    link,
+                    bus,
+                    options,
+                    expected_packs=expect,
+                    can_window_s=can_window,
+                    progress=progress,
+                )
+        snapshot = render_scan.describe_connection(snapshot, connection, site_baud=None)
+        rs485_used = link is not None
     if json_out:
         from active_cli.cli.output import print_json
 
         print_json(snapshot)
     else:
         render_scan.show(snapshot)
-    nothing = (link is None or not snapshot.packs) and (
+    nothing = (not rs485_used or not snapshot.packs) and (
         snapshot.can is None or snapshot.can.state is None
     )
     if nothing:
@@ -115,3 +151,36 @@ def scan_command(
         raise typer.Exit(EXIT_NO_REPLY)
     if worst(list(snapshot.findings)).value == "fail":
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _scan_replay(files: CaptureFiles, options: ScanOptions, expect: int | None) -> StackSnapshot:
+    """`discovery.scan` on a capture: RS485 polled through a ReplayLink, CAN folded.
+
+    The same steps as a live scan (`scan_rs485`, `fold_can`, `scan_findings`);
+    only the CAN window differs: a capture is heard to its end, where a live
+    listener stops once it has seen enough (a recorded scan holds exactly that).
+    """
+    import dataclasses
+    import time
+
+    from active_cli import discovery
+    from active_cli.checks.scan import scan_findings
+    from active_cli.cli.connect import replay_can, replay_link, warn_replay_mismatch
+    from active_cli.model import StackSnapshot
+
+    started = time.monotonic()
+    link = replay_link(files.rs485) if files.rs485 is not None else None
+    can = replay_can(files.can) if files.can is not None else None
+    snapshot = discovery.scan_rs485(link, options) if link is not None else StackSnapshot()
+    snapshot = dataclasses.replace(snapshot, can=can)
+    findings = scan_findings(snapshot, expected_packs=expect, rs485=link is not None)
+    if link is not None:
+        warn_replay_mismatch(link)
+    return dataclasses.replace(
+        snapshot,
+        findings=tuple(findings),
+        port=f"replay of {files.rs485}" if files.rs485 is not None else None,
+        baud=link.baud if link is not None else None,
+        can_interface=f"replay of {files.can}" if files.can is not None else None,
+        duration_s=time.monotonic() - started,
+    )

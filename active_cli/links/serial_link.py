@@ -11,7 +11,9 @@ budget (so a silent address costs tens of milliseconds, not seconds), and once
 bytes flow it may take its expected wire time with a margin, extended while
 bytes keep arriving. One retry follows a timeout or a corrupted reply (cheap
 adapters and long cables lose the odd frame; field notes §5). Framing and
-decoding are the pure codec's; this module only moves bytes.
+decoding are the pure codec's; this module only moves bytes. An optional
+``recorder`` sees every frame that crossed the line (`links.replay` writes
+them to a ``.rs485`` capture that replays the exchange offline).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ _EXPECTED_REPLY_BYTES: dict[int, int] = {
 }
 _GROUP_REPLY_BYTES_PER_PACK = 2 * 70
 _MAX_PACKS = 16
+
+FrameRecorder = Callable[[str, bytes, float], None]
+"""Called with (direction, frame, wall-clock time.time()) for every frame.
+
+Direction is "TX" for a request as written, "RX" for a reply that decodes,
+"??" for one that does not. A "??" frame that does not end in CR is a reply
+that never completed (the bytes heard before the line went quiet). Echoes of
+the request are not passed on: they carry nothing the request did not.
+"""
 
 
 class SerialPort(Protocol):
@@ -130,6 +141,7 @@ class SerialLink:
         adaptive: bool = True,
         retries: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        recorder: FrameRecorder | None = None,
     ) -> None:
         self._port = port
         self.baud = baud
@@ -142,6 +154,7 @@ class SerialLink:
         self._clock = clock
         self._framer = Rs485Framer()
         self._max_latency_seen_s: float | None = None
+        self.recorder = recorder
 
     @classmethod
     def open(cls, url: str, *, baud: int = 9600, **options: float | bool | int) -> SerialLink:
@@ -243,6 +256,8 @@ class SerialLink:
             self.stats.bytes_sent += len(request)
         except OSError as e:  # serial.SerialException is an OSError (IOError)
             raise LinkError(f"write to {self.url or 'port'} failed: {e}", hint=_lost_hint()) from e
+        if self.recorder is not None:
+            self.recorder("TX", request, time.time())
         sent = self._clock()
         request_wire = wire_time_s(len(request), self.baud)
         start_deadline = sent + request_wire + self.reply_start_budget_s
@@ -275,11 +290,20 @@ class SerialLink:
                 if raw == request:
                     continue  # our own request echoed back by the adapter
                 log.debug("RX %r", raw)
-                frame = pylon_rs485.decode_frame(raw)
+                try:
+                    frame = pylon_rs485.decode_frame(raw)
+                except DecodeError:
+                    if self.recorder is not None:
+                        self.recorder("??", raw, time.time())
+                    raise
+                if self.recorder is not None:
+                    self.recorder("RX", raw, time.time())
                 self._learn_latency(first_byte_at - sent - request_wire)
                 return frame
             # Bytes still arriving: do not cut a slow but live reply short.
             deadline = max(deadline, now + 20 * wire_time_s(1, self.baud) + 0.02)
+        if first_byte_at is not None and self.recorder is not None:
+            self.recorder("??", self._framer.pending(), time.time())
         if first_byte_at is None:
             raise LinkTimeout(
                 f"no reply within {1000 * (request_wire + self.reply_start_budget_s):.0f} ms"
