@@ -1,10 +1,13 @@
 """Decoding speed and memory: `active log decode` against `python -m cantools decode`.
 
-Generates candump -L logs of Pylon LV V1.2 traffic (a stack and its inverter,
-seven frames a second, values moving as a stack's do: see
-`active_cli.logs.traffic`, to come from the simulator's CAN node once it has
-one) of 1 M and 4 M frames in a temporary directory, then runs, each as a
-fresh process with its output thrown away (stdout to /dev/null):
+Generates a candump -L log of Pylon LV V1.2 traffic made by the simulator (its
+stack model stepped one second a cycle, faster than real time, under a
+changing household load; the master's frames from `sim.can_node.battery_frames`
+and the inverter's 0x305: see `active_cli.logs.traffic`), seven frames a
+simulated second, of 4 M frames in a temporary directory, and the 1 M log as its
+first quarter (stepping the model costs ~20 us a frame, so it runs once). Then
+it runs, each as a fresh process with its output thrown away (stdout to
+/dev/null):
 
 - ``active log decode LOG`` (CSV, one row per signal) on 1 M and 4 M frames,
   and ``--format jsonl`` on 1 M;
@@ -90,6 +93,7 @@ def best_of(times: int, label: str, argv: list[str], frames: int, **kw: Path | N
 
 
 def generate(path: Path, seed: int, frames: int) -> float:
+    """Write `frames` frames of simulated traffic to `path`; returns the seconds it took."""
     start = time.perf_counter()
     written = write_candump(path, pylon_v12_traffic(seed, frames))
     assert written == frames
@@ -128,11 +132,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="active-bench-decode-"))
     try:
         small, large = tmp / "pylon-small.log", tmp / "pylon-large.log"
-        t_small = generate(small, args.seed, small_n)
         t_large = generate(large, args.seed, large_n)
+        head(large, small, small_n)
         print(
-            f"generated {small_n:,} frames in {t_small:.1f} s and {large_n:,} in {t_large:.1f} s "
-            f"({small.stat().st_size / 1e6:.0f} MB, {large.stat().st_size / 1e6:.0f} MB) in {tmp}"
+            f"simulated {large_n:,} frames in {t_large:.1f} s "
+            f"({1e6 * t_large / large_n:.1f} us a frame; {large.stat().st_size / 1e6:.0f} MB), "
+            f"the first {small_n:,} are the small log ({small.stat().st_size / 1e6:.0f} MB), "
+            f"in {tmp}"
         )
         active = [str(BIN / "active"), "log", "decode"]
         n = args.repeat

@@ -15,6 +15,7 @@ the current inside CCL/DCL (a compliant inverter).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -75,6 +76,11 @@ _V12_ALARMS = frozenset(
 )
 
 
+# A battery repeats most messages unchanged every cycle (limits, flags, name):
+# encode each message value once (cantools costs ~20 us a message).
+_encode = functools.lru_cache(maxsize=1024)(pylon_can.encode_message)
+
+
 def battery_frames(state: CanStackState, *, pad_to_8: bool = False) -> list[tuple[int, bytes]]:
     """One broadcast cycle for `state.protocol`, as (id, data) pairs."""
     assert state.limits is not None and state.request is not None
@@ -113,7 +119,7 @@ def battery_frames(state: CanStackState, *, pad_to_8: bool = False) -> list[tupl
         )
         messages.append(Requests(state.request))
         messages.append(Manufacturer((state.manufacturer or "PYLON")[:8]))
-    return [pylon_can.encode_message(m, pad_to_8=pad_to_8) for m in messages]
+    return [_encode(m, pad_to_8=pad_to_8) for m in messages]
 
 
 def _firmware_pair(firmware: str | None) -> tuple[int, int]:

@@ -16,11 +16,13 @@ aggregates the packs the way the master pack reports the stack on CAN
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from active_cli import spec
 from active_cli.model import CanStackState, ChargeLimits, PackReading, RequestFlags
@@ -270,6 +272,34 @@ def _is_dead(temp_c: float) -> bool:
     return temp_c <= spec.DEAD_SENSOR_TEMP_C
 
 
+_T = TypeVar("_T")
+
+
+def _derived(method: Callable[[SimPack], _T]) -> Callable[[SimPack], _T]:
+    """Compute a derived value once per `SimPack._derive_once` window.
+
+    Everything a BMS reports is derived from the measurements on every read,
+    and the derivations call each other (a protection needs the offered
+    current, which needs the temperature limits ...): one CAN state read
+    evaluated each pack's protections about nine times. Inside a window, where
+    nothing changes, each is computed once; outside one, exactly as before.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: SimPack) -> _T:
+        memo = self._memo
+        if memo is None:
+            return method(self)
+        try:
+            value: _T = memo[name]
+        except KeyError:
+            value = memo[name] = method(self)
+        return value
+
+    return wrapper
+
+
 def default_serial(position: int, seed: int = 0) -> str:
     """A believable, unique 16-character serial for the pack at `position` (1-based)."""
     # 104729 is prime, so positions 1..16 never collide modulo 10**7.
@@ -383,9 +413,22 @@ class SimPack:
         self._mos_c = t + MOS_ABOVE_CELLS_C
         self._bms_c = t + BMS_ABOVE_CELLS_C
         self.cells_mv: list[int] = [0] * _N
+        self._memo: dict[str, Any] | None = None
         # Rest voltages first: which current may flow depends on the cells.
         self._refresh_cells(0.0)
         self._refresh_cells(self.current_a)
+
+    @contextlib.contextmanager
+    def _derive_once(self) -> Iterator[None]:
+        """A window in which nothing changes: derived values are computed once (reentrant)."""
+        if self._memo is not None:
+            yield
+            return
+        self._memo = {}
+        try:
+            yield
+        finally:
+            self._memo = None
 
     # --- measurements ----------------------------------------------------------
     @property
@@ -419,6 +462,7 @@ class SimPack:
         return 0.0 if full <= 0 else 100.0 * self.remaining_ah / full
 
     @property
+    @_derived
     def voltage_v(self) -> float:
         """Pack voltage: the sum of its cells, as the BMS measures it."""
         return sum(self.cells_mv) / 1000.0
@@ -448,11 +492,13 @@ class SimPack:
         return self.max_cell_mv - self.min_cell_mv
 
     @property
+    @_derived
     def valid_cell_temperatures_c(self) -> tuple[float, ...]:
         """Cell sensors that read a plausible temperature (dead ones left out)."""
         return tuple(t for t in self.temperatures_c if not _is_dead(t))
 
     @property
+    @_derived
     def dead_sensors(self) -> tuple[str, ...]:
         """Names ("1".."4", "mos", "bms") of sensors that read as dead or open."""
         values = dict(zip(("1", "2", "3", "4"), self.temperatures_c, strict=True))
@@ -461,10 +507,12 @@ class SimPack:
         return tuple(name for name in TEMPERATURE_SENSOR_NAMES if _is_dead(values[name]))
 
     # --- derived: limits, protections, alarms ----------------------------------
+    @_derived
     def _temp_extremes_c(self) -> tuple[float, float] | None:
         valid = self.valid_cell_temperatures_c
         return (min(valid), max(valid)) if valid else None
 
+    @_derived
     def _base_charge_limit_a(self) -> float:
         extremes = self._temp_extremes_c()
         if extremes is None:
@@ -473,6 +521,7 @@ class SimPack:
         factor *= _ramp(self.soc_pct, 100.0, 100.0 - DERATE_SOC_BAND_PCT)
         return self.charge_current_max_a * factor
 
+    @_derived
     def _base_discharge_limit_a(self) -> float:
         extremes = self._temp_extremes_c()
         if extremes is None:
@@ -483,6 +532,7 @@ class SimPack:
         factor *= _ramp(self.soc_pct, 0.0, DERATE_SOC_BAND_PCT)
         return self.discharge_current_max_a * factor
 
+    @_derived
     def _offered_current_a(self) -> float:
         """The current the charger/load pushes, before the BMS opens a MOSFET.
 
@@ -494,6 +544,7 @@ class SimPack:
         return max(-self._base_discharge_limit_a(), min(self.demand_a, self._base_charge_limit_a()))
 
     @property
+    @_derived
     def protections(self) -> tuple[str, ...]:
         """Active protections, derived from the spec limits on every read."""
         found: set[str] = set()
@@ -528,6 +579,7 @@ class SimPack:
         return tuple(n for n in PACK_PROTECTION_NAMES if n in found)
 
     @property
+    @_derived
     def alarms(self) -> tuple[str, ...]:
         """Active alarms (warnings before protection), derived on every read."""
         found: set[str] = set()
@@ -564,10 +616,12 @@ class SimPack:
         return tuple(n for n in PACK_ALARM_NAMES if n in found)
 
     @property
+    @_derived
     def charge_enable(self) -> bool:
         return not _BLOCKS_CHARGE.intersection(self.protections)
 
     @property
+    @_derived
     def discharge_enable(self) -> bool:
         return not _BLOCKS_DISCHARGE.intersection(self.protections)
 
@@ -581,6 +635,7 @@ class SimPack:
         return self._base_discharge_limit_a() if self.discharge_enable else 0.0
 
     @property
+    @_derived
     def current_a(self) -> float:
         """The current that flows: the demand, unless the BMS has opened that path."""
         offered = self._offered_current_a()
@@ -693,7 +748,8 @@ class SimPack:
         """Move this pack `dt_s` seconds on: charge counter, heat, cell voltages."""
         if dt_s < 0:
             raise ValueError(f"time cannot go backwards (dt_s={dt_s})")
-        current = self.current_a  # decided on the state at the start of the step
+        with self._derive_once():
+            current = self.current_a  # decided on the state at the start of the step
         full = self.full_ah
         delta_ah = current * dt_s / 3600.0
         self.remaining_ah = min(full, max(0.0, self.remaining_ah + delta_ah))
@@ -722,7 +778,9 @@ class SimPack:
             self._cell_temps_c[i] += (target - self._cell_temps_c[i]) * k_cell
         self._mos_c += (mos_target - self._mos_c) * k_mos
         self._bms_c += (self.ambient_c + BMS_ABOVE_CELLS_C - self._bms_c) * k_cell
-        self._refresh_cells(self.current_a)
+        with self._derive_once():
+            flowing = self.current_a
+        self._refresh_cells(flowing)
 
     def __repr__(self) -> str:
         return (
@@ -918,11 +976,24 @@ class SimStack:
             full_charge=False,
         )
 
+    @contextlib.contextmanager
+    def _derive_once(self) -> Iterator[None]:
+        """Every pack's derived values computed once while the stack is read."""
+        with contextlib.ExitStack() as windows:
+            for pack in self.packs:
+                windows.enter_context(pack._derive_once())
+            yield
+
     def readings(self) -> tuple[PackReading, ...]:
-        return tuple(p.reading() for p in self.packs)
+        with self._derive_once():
+            return tuple(p.reading() for p in self.packs)
 
     def can_state(self) -> CanStackState:
         """The stack as the master would put it on CAN (scenario's profile)."""
+        with self._derive_once():
+            return self._can_state()
+
+    def _can_state(self) -> CanStackState:
         return CanStackState(
             protocol=self.scenario.can_profile,
             limits=self.charge_limits(),
