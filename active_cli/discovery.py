@@ -429,20 +429,22 @@ def scan(
     *,
     expected_packs: int | None = None,
     can_window_s: float = CAN_WINDOW_S,
+    can_observation: CanObservation | None = None,
     progress: Progress | None = None,
 ) -> StackSnapshot:
     """A full scan: RS485 when a link is given, CAN when a bus is given, then findings.
 
     With both, CAN is heard on a worker thread while RS485 is polled: the two
     are separate wires, and the CAN window (up to `can_window_s` when the
-    inverter is silent) then costs no time beyond the RS485 poll.
+    inverter is silent) then costs no time beyond the RS485 poll. A CAN
+    observation made elsewhere (a replayed capture) may be passed instead of a bus.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from active_cli.checks.scan import scan_findings
 
     started = time.monotonic()
-    snapshot = StackSnapshot()
+    snapshot = StackSnapshot(can=can_observation)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
     try:
         listening = None
@@ -451,7 +453,7 @@ def scan(
                 progress(0, "listening on CAN")
             listening = pool.submit(observe_can, bus, can_window_s)
         if link is not None:
-            snapshot = scan_rs485(link, options, progress)
+            snapshot = replace(scan_rs485(link, options, progress), can=can_observation)
         if listening is not None:
             if progress is not None and not listening.done():
                 progress(0, "listening on CAN")

@@ -41,7 +41,9 @@ def parse_addresses(text: str) -> tuple[int, ...]:
         raise UsageError(
             f"--addresses {text!r}: use a range like 1-17 or a list like 2,3,4"
         ) from None
-    if not addresses or not all(0 <= a <= 254 for a in addresses):
+    if not addresses:
+        raise UsageError(f"--addresses {text!r} names no address (write low-high, e.g. 1-17)")
+    if not all(0 <= a <= 254 for a in addresses):
         raise UsageError(f"--addresses {text!r}: addresses are 0..254")
     return tuple(dict.fromkeys(addresses))
 
@@ -156,31 +158,23 @@ def scan_command(
 def _scan_replay(files: CaptureFiles, options: ScanOptions, expect: int | None) -> StackSnapshot:
     """`discovery.scan` on a capture: RS485 polled through a ReplayLink, CAN folded.
 
-    The same steps as a live scan (`scan_rs485`, `fold_can`, `scan_findings`);
-    only the CAN window differs: a capture is heard to its end, where a live
-    listener stops once it has seen enough (a recorded scan holds exactly that).
+    Only the CAN window differs from a live scan: a capture is heard to its
+    end, where a live listener stops once it has seen enough (a recorded scan
+    holds exactly that).
     """
     import dataclasses
-    import time
 
     from active_cli import discovery
-    from active_cli.checks.scan import scan_findings
     from active_cli.cli.connect import replay_can, replay_link, warn_replay_mismatch
-    from active_cli.model import StackSnapshot
 
-    started = time.monotonic()
     link = replay_link(files.rs485) if files.rs485 is not None else None
     can = replay_can(files.can) if files.can is not None else None
-    snapshot = discovery.scan_rs485(link, options) if link is not None else StackSnapshot()
-    snapshot = dataclasses.replace(snapshot, can=can)
-    findings = scan_findings(snapshot, expected_packs=expect, rs485=link is not None)
+    snapshot = discovery.scan(link, None, options, expected_packs=expect, can_observation=can)
     if link is not None:
         warn_replay_mismatch(link)
     return dataclasses.replace(
         snapshot,
-        findings=tuple(findings),
         port=f"replay of {files.rs485}" if files.rs485 is not None else None,
         baud=link.baud if link is not None else None,
         can_interface=f"replay of {files.can}" if files.can is not None else None,
-        duration_s=time.monotonic() - started,
     )
