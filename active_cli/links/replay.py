@@ -356,7 +356,12 @@ class ReplayLink(SerialLink):
         return sum(len(queue) for queue in self._queues.values())
 
     def transact(
-        self, request: bytes, *, expected_reply_bytes: int, adr: int | None = None
+        self,
+        request: bytes,
+        *,
+        expected_reply_bytes: int,
+        adr: int | None = None,
+        patient: bool = True,
     ) -> Frame:
         """The next recorded outcome of `request` (see the class doc); no retry."""
         self.stats.bytes_sent += len(request)
@@ -364,11 +369,11 @@ class ReplayLink(SerialLink):
         if not queue:
             if queue is None:
                 self.unrecorded_requests += 1
-            raise self._timeout(request, adr)
+            raise self._timeout(request, adr, patient)
         exchange = queue.popleft()
         reply = exchange.reply
         if reply is None:
-            raise self._timeout(request, adr)
+            raise self._timeout(request, adr, patient)
         self.stats.bytes_received += len(reply)
         self.stats.replies_heard += 1
         if not exchange.complete:
@@ -383,9 +388,10 @@ class ReplayLink(SerialLink):
             self._learn_latency(exchange.reply_time - exchange.request_time - wire)
         return frame
 
-    def _timeout(self, request: bytes, adr: int | None) -> LinkTimeout:
+    def _timeout(self, request: bytes, adr: int | None, patient: bool) -> LinkTimeout:
         # The live link's words, with the budget it would have had by now.
-        budget = wire_time_s(len(request), self.baud) + self.reply_start_budget_s
+        start = self.latency_budget_s if patient else self.reply_start_budget_s
+        budget = wire_time_s(len(request), self.baud) + start
         return LinkTimeout(
             f"no reply within {1000 * budget:.0f} ms"
             + (f" from address {adr}" if adr is not None else "")

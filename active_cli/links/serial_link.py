@@ -207,9 +207,12 @@ class SerialLink:
         DecodeError when every reply was corrupted. A reply with an error RTN is
         returned as is (the codec's parsers raise for it), except RTN 02/03 (the
         BMS saw our request corrupted), which is retried like a corrupted reply.
-        ``retry_on_timeout=False`` gives up after one silent attempt (a scan
-        probing addresses where most are empty: silence there is the normal
-        answer, and discovery decides itself when to look again).
+        ``retry_on_timeout=False`` marks a probe of an address that may well be
+        empty: one silent attempt is the answer (discovery decides itself when
+        to look again), and the reply must start within the learned, short
+        budget. Otherwise a reply is expected (the pack answered before), so it
+        may take the full ``latency_budget_s``: a BMS that is slow for a moment
+        must not be taken for one that stopped answering.
         """
         request = pylon_rs485.build_request(command, adr, ver=ver, info=info)
         group = info is not None and info[:1] == bytes([pylon_rs485.GROUP_ADR_INFO])
@@ -221,7 +224,9 @@ class SerialLink:
                 stats.retries += 1
             stats.requests += 1
             try:
-                frame = self.transact(request, expected_reply_bytes=expected, adr=adr)
+                frame = self.transact(
+                    request, expected_reply_bytes=expected, adr=adr, patient=retry_on_timeout
+                )
             except LinkTimeout as e:
                 stats.timeouts += 1
                 if not retry_on_timeout:
@@ -245,9 +250,14 @@ class SerialLink:
         raise last_error
 
     def transact(
-        self, request: bytes, *, expected_reply_bytes: int, adr: int | None = None
+        self,
+        request: bytes,
+        *,
+        expected_reply_bytes: int,
+        adr: int | None = None,
+        patient: bool = True,
     ) -> Frame:
-        """Write `request`, read one frame; no retry (see `query`)."""
+        """Write `request`, read one frame; no retry (see `query` for `patient`)."""
         try:
             self._port.reset_input_buffer()
             self._framer.reset()
@@ -260,8 +270,8 @@ class SerialLink:
             self.recorder("TX", request, time.time())
         sent = self._clock()
         request_wire = wire_time_s(len(request), self.baud)
-        start_deadline = sent + request_wire + self.reply_start_budget_s
-        deadline = start_deadline
+        budget = self.latency_budget_s if patient else self.reply_start_budget_s
+        deadline = sent + request_wire + budget
         first_byte_at: float | None = None
         while True:
             now = self._clock()
@@ -306,7 +316,7 @@ class SerialLink:
             self.recorder("??", self._framer.pending(), time.time())
         if first_byte_at is None:
             raise LinkTimeout(
-                f"no reply within {1000 * (request_wire + self.reply_start_budget_s):.0f} ms"
+                f"no reply within {1000 * (request_wire + budget):.0f} ms"
                 + (f" from address {adr}" if adr is not None else "")
             )
         raise DecodeError(
