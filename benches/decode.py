@@ -3,7 +3,7 @@
 Generates a candump -L log of Pylon LV V1.2 traffic made by the simulator (its
 stack model stepped one second a cycle, faster than real time, under a
 changing household load; the master's frames from `sim.can_node.battery_frames`
-and the inverter's 0x305: see `active_cli.logs.traffic`), seven frames a
+and the inverter's 0x305: see `active_cli.sim.traffic`), seven frames a
 simulated second, of 4 M frames in a temporary directory, and the 1 M log as its
 first quarter (stepping the model costs ~20 us a frame, so it runs once). Then
 it runs, each as a fresh process with its output thrown away (stdout to
@@ -42,8 +42,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from active_cli.logs.traffic import pylon_v12_traffic, write_candump
 from active_cli.resources import data_file
+from active_cli.sim.traffic import pylon_v12_traffic, write_candump
 
 BIN = Path(sys.executable).parent
 

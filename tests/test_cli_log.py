@@ -15,7 +15,7 @@ from pathlib import Path
 import can
 import pytest
 
-from active_cli.logs.traffic import pylon_v12_traffic, write_candump
+from active_cli.sim.traffic import pylon_v12_traffic, write_candump
 from tests.conftest import CliResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"

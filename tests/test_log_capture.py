@@ -25,7 +25,7 @@ from active_cli.links.can_link import CanOptions
 from active_cli.links.capture import Capture, CaptureCounts
 from active_cli.logs.can_reader import CanLogReader
 from active_cli.logs.rs485_log import Rs485LogReader
-from active_cli.logs.traffic import pylon_v12_traffic
+from active_cli.sim.traffic import pylon_v12_traffic
 
 FRAMES = list(pylon_v12_traffic(2, 21))
 

@@ -42,8 +42,8 @@ from active_cli.logs.rs485_log import (
     format_line,
     parse_line,
 )
-from active_cli.logs.traffic import candump_line, pylon_v12_traffic, write_candump
 from active_cli.protocols import pylon_can
+from active_cli.sim.traffic import candump_line, pylon_v12_traffic, write_candump
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs"
 CANDUMP = FIXTURES / "us5000.log"
