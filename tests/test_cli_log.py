@@ -14,6 +14,7 @@ from pathlib import Path
 
 import can
 import pytest
+from can.interfaces.virtual import channels as virtual_bus_registry
 
 from active_cli.sim.traffic import pylon_v12_traffic, write_candump
 from tests.conftest import CliResult
@@ -139,8 +140,13 @@ def _send_on(channel: str, count: int) -> threading.Thread:
     frames = list(pylon_v12_traffic(9, count))
 
     def run() -> None:
-        time.sleep(0.3)  # the CLI opens its bus well before: the virtual bus keeps no history
         with can.Bus(interface="virtual", channel=channel) as bus:
+            # A virtual bus keeps no history: send only once the CLI has joined
+            # the channel (python-can lists the buses on each virtual channel).
+            joined = virtual_bus_registry
+            deadline = time.monotonic() + 20
+            while len(joined.get(channel, ())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
             for frame in frames:
                 bus.send(
                     can.Message(
