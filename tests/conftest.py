@@ -50,3 +50,19 @@ def run_active_subprocess(*args: str, timeout: float = 60.0) -> CliResult:
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(autouse=True)
+def _simulator_must_not_hide_bugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator keeps running when one of its threads fails (a site on a desk
+    should not die of one bad cycle); in tests such a failure is a bug, not a
+    silent pack, so every site closed during a test must have caught none."""
+    from active_cli.sim.site import SimulatedSite
+
+    original_close = SimulatedSite.close
+
+    def close_and_check(site: SimulatedSite) -> None:
+        original_close(site)
+        assert not site.internal_errors, site.internal_errors
+
+    monkeypatch.setattr(SimulatedSite, "close", close_and_check)

@@ -133,6 +133,7 @@ class _Periodic:
 
     def __init__(self, name: str, period_s: float) -> None:
         self.period_s = period_s
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -149,8 +150,9 @@ class _Periodic:
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception:  # the simulated site must outlive one bad cycle
+            except Exception as e:  # the simulated site must outlive one bad cycle ...
                 log.exception("%s: tick failed", self._thread.name)
+                self.errors.append(f"{self._thread.name}: {e!r}")  # ... but not hide it
             next_at += self.period_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 

@@ -50,6 +50,7 @@ class _Line:
         self.timing = timing
         self.stop = stop
         self.lock = threading.Lock()
+        self.errors: list[str] = []  # simulator bugs caught on the line (tests assert none)
 
     def serve_frames(
         self,
@@ -61,8 +62,9 @@ class _Line:
             with self.lock:
                 try:
                     reply = self.respond(request)
-                except Exception:  # a simulator bug must not kill the line
+                except Exception as e:  # a simulator bug must not kill the line ...
                     log.exception("responder failed on %r", request)
+                    self.errors.append(f"responder failed on {request!r}: {e!r}")  # ... nor hide
                     reply = None
                 if reply is None:
                     continue
@@ -217,6 +219,10 @@ class Rs485Server:
         if self.pty is not None:
             self.pty.start()
         self.tcp.start()
+
+    @property
+    def errors(self) -> list[str]:
+        return self._line.errors
 
     def close(self) -> None:
         self._stop.set()

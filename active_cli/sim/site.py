@@ -135,6 +135,12 @@ class SimulatedSite:
     ) -> None:
         self.close()
 
+    @property
+    def internal_errors(self) -> list[str]:
+        """Simulator bugs caught by its threads (they keep the site running; tests assert none)."""
+        nodes = [n for n in (self.battery, self.inverter) if n is not None]
+        return [*self.rs485.errors, *(e for n in nodes for e in n.errors)]
+
     # --- physics --------------------------------------------------------------------
     def sync(self) -> None:
         """Advance the stack to now. Call with `lock` held."""
