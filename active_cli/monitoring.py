@@ -1,12 +1,17 @@
 """What `active monitor` keeps between refreshes: latest values, extremes, staleness.
 
 Pure: readings and CAN states go in with the time they were taken, a frozen
-`MonitorView` comes out. Values older than their staleness limit are marked
-stale, so the screen never shows an old reading as if it were live.
+`MonitorView` comes out. Every pack the scan found stays on the screen: one
+that stops answering is listed as missing with its last values (and counted
+as a read error), never dropped, and values older than their staleness limit
+are marked stale, so the screen never shows an old reading as if it were live.
+CAN keeps a time per message id, so a 0x351 that stopped is stale even while
+0x356 keeps coming.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from active_cli import spec
@@ -16,6 +21,13 @@ from active_cli.model import CanStackState, PackReading
 # (reference/inverters.md heuristic), and so is a heartbeat that old.
 CAN_STALE_S = 5.0
 HEARTBEAT_LOST_S = 5.0
+
+# Pylon LV CAN ids (protocols.md §2; the same numbers as protocols.pylon_can,
+# repeated so this pure module does not load cantools).
+HEARTBEAT_ID = 0x305
+LIMITS_ID = 0x351
+SOC_SOH_ID = 0x355
+MEASUREMENTS_ID = 0x356
 
 
 @dataclass
@@ -30,14 +42,30 @@ class Extreme:
 
 @dataclass(frozen=True)
 class MonitorView:
-    """One screen's worth of data."""
+    """One screen's worth of data.
+
+    ``packs`` holds the last good values of every pack found, by address;
+    ``missing_packs`` the addresses that did not answer the latest read (their
+    values are the old ones), ``stale_packs`` those whose last good read is
+    older than the staleness limit. CAN ages are keyed by id ("0x351").
+    """
 
     packs: tuple[PackReading, ...]
-    packs_age_s: float | None
-    packs_stale: bool
+    pack_ages_s: dict[int, float]
+    missing_packs: tuple[int, ...]
+    stale_packs: tuple[int, ...]
+    packs_age_s: float | None  # the oldest pack values shown
+    packs_stale: bool  # some pack values shown are not live (missing or stale)
+    rs485_requested: bool
+    can_requested: bool
     can: CanStackState | None
-    can_age_s: float | None
+    can_age_s: float | None  # the newest battery frame
     can_stale: bool
+    can_ages_s: dict[str, float]
+    can_stale_ids: tuple[str, ...]
+    measurements_stale: bool  # 0x355 (SOC) or 0x356 (V, A) stopped
+    limits_age_s: float | None
+    limits_stale: bool  # 0x351 (CVL, CCL, DCL) stopped
     heartbeat_age_s: float | None
     heartbeat_lost: bool
     extremes: dict[str, tuple[float, float]]
@@ -46,15 +74,31 @@ class MonitorView:
 
 
 @dataclass
+class _Tracked:
+    reading: PackReading
+    read_at: float
+    answered: bool = True
+
+
+def _can_id(arbitration_id: int) -> str:
+    return f"0x{arbitration_id:03X}"
+
+
+@dataclass
 class MonitorModel:
-    """Accumulates readings; `view(now)` says what to show."""
+    """Accumulates readings; `view(now)` says what to show.
+
+    `watch_rs485`/`watch_can` say what the installer asked for: a bus that was
+    asked for and gave nothing is shown as such, and with CAN asked for the
+    heartbeat is never OK until battery frames and a recent 0x305 were seen.
+    """
 
     pack_stale_s: float = 10.0
-    _packs: tuple[PackReading, ...] = ()
-    _packs_at: float | None = None
+    watch_rs485: bool = False
+    watch_can: bool = False
+    _packs: dict[int, _Tracked] = field(default_factory=dict)
     _can: CanStackState | None = None
-    _can_at: float | None = None
-    _heartbeat_at: float | None = None
+    _can_seen_at: dict[int, float] = field(default_factory=dict)
     _extremes: dict[str, Extreme] = field(default_factory=dict)
     refreshes: int = 0
     read_errors: int = 0
@@ -68,51 +112,77 @@ class MonitorModel:
             self._extremes[key] = Extreme(value, value)
 
     def update_packs(self, packs: tuple[PackReading, ...], at: float) -> None:
+        """One RS485 read (the scan, then each refresh): `packs` are those that answered.
+
+        Every pack seen before and absent here did not answer: it keeps its
+        last values, is marked missing, and counts as one read error.
+        """
         self.refreshes += 1
-        if not packs:
-            self.read_errors += 1
-            return
-        self._packs, self._packs_at = packs, at
+        answered = {pack.address for pack in packs}
+        for address, tracked in self._packs.items():
+            if address not in answered:
+                tracked.answered = False
+                self.read_errors += 1
         for pack in packs:
+            self._packs[pack.address] = _Tracked(pack, at)
             name = f"pack {pack.address}"
             self._see(f"{name} voltage_v", pack.voltage_v)
             self._see(f"{name} current_a", pack.current_a)
             self._see(f"{name} soc_pct", pack.soc_pct)
-            if pack.cell_voltages_v:
-                self._see(f"{name} min_cell_v", pack.min_cell_v)
-                self._see(f"{name} max_cell_v", pack.max_cell_v)
-                self._see(f"{name} cell_spread_mv", pack.cell_spread_mv)
-            if pack.temperatures_c:
-                self._see(f"{name} max_temp_c", pack.max_temp_c)
+            self._see(f"{name} min_cell_v", pack.min_cell_v)
+            self._see(f"{name} max_cell_v", pack.max_cell_v)
+            self._see(f"{name} cell_spread_mv", pack.cell_spread_mv)
+            self._see(f"{name} max_temp_c", pack.max_temp_c)
 
-    def update_can(
-        self, state: CanStackState | None, state_at: float | None, heartbeat_at: float | None
-    ) -> None:
-        if state is not None and state_at is not None:
-            self._can, self._can_at = state, state_at
-            self._see("can voltage_v", state.voltage_v)
-            self._see("can current_a", state.current_a)
-            self._see("can soc_pct", state.soc_pct)
-            if state.limits is not None:
-                self._see("can charge_current_limit_a", state.limits.charge_current_a)
-                self._see("can discharge_current_limit_a", state.limits.discharge_current_a)
-        if heartbeat_at is not None:
-            self._heartbeat_at = heartbeat_at
+    def update_can(self, state: CanStackState | None, seen_at: Mapping[int, float]) -> None:
+        """The CAN state heard so far and when each message id last came."""
+        self._can_seen_at.update(seen_at)
+        if state is None:
+            return
+        self._can = state
+        self._see("can voltage_v", state.voltage_v)
+        self._see("can current_a", state.current_a)
+        self._see("can soc_pct", state.soc_pct)
+        if state.limits is not None:
+            self._see("can charge_current_limit_a", state.limits.charge_current_a)
+            self._see("can discharge_current_limit_a", state.limits.discharge_current_a)
 
     def view(self, now: float) -> MonitorView:
-        packs_age = None if self._packs_at is None else now - self._packs_at
-        can_age = None if self._can_at is None else now - self._can_at
-        beat_age = None if self._heartbeat_at is None else now - self._heartbeat_at
+        ages = {a: now - t.read_at for a, t in sorted(self._packs.items())}
+        missing = tuple(a for a, t in sorted(self._packs.items()) if not t.answered)
+        stale = tuple(a for a, age in ages.items() if age > self.pack_stale_s)
+        battery_at = [t for i, t in self._can_seen_at.items() if i != HEARTBEAT_ID]
+        can_age = now - max(battery_at) if battery_at else None
+        can_ages = {
+            _can_id(i): now - t for i, t in sorted(self._can_seen_at.items()) if i != HEARTBEAT_ID
+        }
+        limits_at = self._can_seen_at.get(LIMITS_ID)
+        limits_age = None if limits_at is None else now - limits_at
+        beat_at = self._can_seen_at.get(HEARTBEAT_ID)
+        beat_age = None if beat_at is None else now - beat_at
+        stale_ids = tuple(i for i, age in can_ages.items() if age > CAN_STALE_S)
         return MonitorView(
-            packs=self._packs,
-            packs_age_s=packs_age,
-            packs_stale=packs_age is not None and packs_age > self.pack_stale_s,
+            packs=tuple(t.reading for _, t in sorted(self._packs.items())),
+            pack_ages_s=ages,
+            missing_packs=missing,
+            stale_packs=stale,
+            packs_age_s=max(ages.values(), default=None),
+            packs_stale=bool(missing or stale),
+            rs485_requested=self.watch_rs485,
+            can_requested=self.watch_can,
             can=self._can,
             can_age_s=can_age,
             can_stale=can_age is not None and can_age > CAN_STALE_S,
+            can_ages_s=can_ages,
+            can_stale_ids=stale_ids,
+            measurements_stale=any(_can_id(i) in stale_ids for i in (SOC_SOH_ID, MEASUREMENTS_ID)),
+            limits_age_s=limits_age,
+            limits_stale=limits_age is not None and limits_age > CAN_STALE_S,
             heartbeat_age_s=beat_age,
-            heartbeat_lost=self._can is not None
-            and (beat_age is None or beat_age > HEARTBEAT_LOST_S),
+            # Never OK without battery frames: an inverter that hears no battery
+            # data is in a comms fault whatever its own 0x305 says.
+            heartbeat_lost=(self.watch_can or self._can is not None)
+            and (self._can is None or beat_age is None or beat_age > HEARTBEAT_LOST_S),
             extremes={k: (e.low, e.high) for k, e in sorted(self._extremes.items())},
             refreshes=self.refreshes,
             read_errors=self.read_errors,

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from active_cli.cli.connect import (
     BAUD_OPTION,
     BITRATE_OPTION,
+    CAN_OPTION_OPTION,
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
     SIM_OPTION,
 )
+
+if TYPE_CHECKING:
+    from active_cli.cli.connect import Connection
+    from active_cli.links.can_watch import CanWatcher
+    from active_cli.monitoring import MonitorModel, MonitorView
+
+# The battery sends each CAN message once a second: 2.5 s from the moment the
+# watcher starts hears a whole cycle even with jitter and a late first frame.
+FIRST_CYCLE_S = 2.5
 
 
 def monitor_command(
@@ -20,44 +32,66 @@ def monitor_command(
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
+    can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
     refresh: float = typer.Option(
         2.0, "--refresh", "-r", min=0.2, help="Seconds between RS485 reads and screen updates."
     ),
     duration: float | None = typer.Option(
-        None, "--duration", help="Stop after this many seconds (default: until Ctrl-C)."
+        None,
+        "--duration",
+        help="Stop after monitoring this many seconds, counted after the first scan "
+        "(default: until Ctrl-C).",
     ),
     once: bool = typer.Option(False, "--once", help="Read once, print, exit (for scripts)."),
     addresses: str = typer.Option(
         "1-17", "--addresses", "-a", help="RS485 addresses to look for packs at."
     ),
     json_out: bool = typer.Option(
-        False, "--json", help="Print the last view and the min/max summary as JSON."
+        False, "--json", help="Print the last view and the min/max summary as JSON (only that)."
     ),
 ) -> None:
     """Live view of every pack and of what the battery tells the inverter.
 
-    Values that cross the manual's limits are highlighted; data that stopped
-    arriving is marked stale. Ctrl-C exits with a min/max summary.
+    Values that cross the manual's limits are highlighted; a pack that stops
+    answering is shown as NO REPLY, data that stopped arriving as stale.
+    Ctrl-C exits with a min/max summary. Exits 3 when nothing answered at all.
     """
     import contextlib
+    import sys
     import time
 
     from active_cli import discovery
-    from active_cli.cli import render_monitor
-    from active_cli.cli.connect import Connection, can_bus, rs485_link, simulator
+    from active_cli.cli import render_monitor, render_scan
+    from active_cli.cli.connect import (
+        Connection,
+        can_bus,
+        parse_can_options,
+        rs485_link,
+        simulator,
+    )
     from active_cli.cli.scan import parse_addresses
-    from active_cli.errors import UsageError
+    from active_cli.errors import LinkError, UsageError
     from active_cli.links.can_watch import CanWatcher
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
-    connection = Connection(port, baud, interface, channel, bitrate, sim)
+    connection = Connection(
+        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
+    )
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError("say what to watch: --port, --interface/--channel, or --sim SCENARIO")
-    model = MonitorModel(pack_stale_s=max(10.0, 3 * refresh))
-    deadline = None if duration is None else time.monotonic() + duration
-    with contextlib.ExitStack() as stack:
+    options = discovery.ScanOptions(addresses=parse_addresses(addresses))
+    model = MonitorModel(
+        pack_stale_s=max(10.0, 3 * refresh),
+        watch_rs485=connection.wants_rs485,
+        watch_can=connection.wants_can,
+    )
+    live = sys.stdout.isatty() and not (json_out or once)
+    failure: LinkError | None = None
+    # Ctrl-C anywhere (the simulator starting, the first scan, the live loop)
+    # ends with what was read so far and exit 0: stopping is the normal way out.
+    with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
         site = stack.enter_context(simulator(connection))
         link = stack.enter_context(rs485_link(connection, site)) if connection.wants_rs485 else None
         watch = (
@@ -65,29 +99,34 @@ def monitor_command(
             if connection.wants_can
             else None
         )
+        listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
         if link is not None:
-            options = discovery.ScanOptions(addresses=parse_addresses(addresses))
-            known = discovery.scan_rs485(link, options).packs
+            with render_scan.progress(enabled=not json_out) as progress:
+                known = discovery.scan_rs485(link, options, progress).packs
             model.update_packs(known, time.monotonic())
+        if watch is not None:
+            _first_cycle(watch, model, listening_since, once=once)
+        _require_an_answer(model.view(time.monotonic()), connection, addresses)
 
         def step() -> None:
-            nonlocal known
-            if link is not None and model.refreshes > 0 and known:
-                fresh = discovery.refresh_packs(link, known)
-                model.update_packs(fresh, time.monotonic())
-            elif link is not None:
-                model.refreshes += 1
+            if link is not None and known:
+                model.update_packs(discovery.refresh_packs(link, known), time.monotonic())
             if watch is not None:
-                model.update_can(*watch.snapshot())
+                heard = watch.snapshot()
+                model.update_can(heard.state, heard.seen_at)
 
-        if once:
-            if watch is not None:
-                time.sleep(min(2.5, refresh + 1.0))  # one broadcast cycle at least
-            step()
-        else:
-            with contextlib.suppress(KeyboardInterrupt):
-                render_monitor.live(model, step, refresh=refresh, deadline=deadline, quiet=json_out)
+        try:
+            if once:
+                step()
+            else:
+                if not live:
+                    render_monitor.announce(model.view(time.monotonic()), duration=duration)
+                deadline = None if duration is None else time.monotonic() + duration
+                render_monitor.watch(model, step, refresh=refresh, deadline=deadline, live=live)
+        except LinkError as e:
+            # The adapter went away mid-run: show what was seen, then the error.
+            failure = e
     view = model.view(time.monotonic())
     if json_out:
         from active_cli.cli.output import print_json
@@ -97,3 +136,49 @@ def monitor_command(
         render_monitor.show_once(view)
     else:
         render_monitor.show_summary(view)
+    if failure is not None:
+        raise failure
+
+
+def _first_cycle(watch: CanWatcher, model: MonitorModel, since: float, *, once: bool) -> None:
+    """Wait (from `since`, at most FIRST_CYCLE_S) for one whole battery cycle.
+
+    With `once` the inverter's heartbeat is waited for too, since the single
+    reading is all a script gets; the live screen shows it when it comes.
+    """
+    import time
+
+    from active_cli.protocols import pylon_can
+
+    while True:
+        heard = watch.snapshot()
+        ids = set(heard.seen_at)
+        done = (ids >= pylon_can.PYLON_V12_IDS or ids >= pylon_can.PYLON_V13_IDS) and (
+            not once or pylon_can.HEARTBEAT_ID in ids
+        )
+        if done or time.monotonic() - since >= FIRST_CYCLE_S:
+            break
+        time.sleep(0.05)
+    model.update_can(heard.state, heard.seen_at)
+
+
+def _require_an_answer(view: MonitorView, connection: Connection, addresses: str) -> None:
+    """Nothing to monitor when no pack answered the scan and no battery frame came."""
+    from active_cli.errors import LinkTimeout
+
+    rs485_silent = not connection.wants_rs485 or not view.packs
+    can_silent = not connection.wants_can or view.can is None
+    if not (rs485_silent and can_silent):
+        return
+    heard: list[str] = []
+    hints: list[str] = []
+    if connection.wants_rs485:
+        where = (
+            "the simulator" if connection.sim else f"{connection.port} at {connection.baud} baud"
+        )
+        heard.append(f"no pack answered on RS485 ({where}, addresses {addresses})")
+        hints.append("RS485: check A/B polarity, the baud rate (try --baud 115200) and --addresses")
+    if connection.wants_can:
+        heard.append(f"no battery frame on CAN in {FIRST_CYCLE_S:g} s")
+        hints.append("CAN: check the bitrate (Pylon LV: 500000), CAN-H/CAN-L and termination")
+    raise LinkTimeout("nothing to monitor: " + "; ".join(heard), hint="; ".join(hints))

@@ -1,8 +1,13 @@
-"""The monitor screen: packs, CAN limits and heartbeat, highlighted limits."""
+"""The monitor screen: packs, CAN limits and heartbeat, highlighted limits.
+
+Unknown values show as "?"; the last values of a pack that stopped answering
+are dimmed next to a red NO REPLY; a bus that was asked for and gave nothing
+says so in red. The live screen is drawn only on a terminal: piped (or with
+``--json``) stdout gets the result once, at the end.
+"""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 
@@ -12,18 +17,47 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from active_cli.cli.output import stdout
+from active_cli.cli.output import stderr, stdout
+from active_cli.model import PackReading
 from active_cli.monitoring import MonitorModel, MonitorView, out_of_range
 
+RED = "bold red"
 
-def _cell(value: float, fmt: str, kind: str) -> Text:
+
+def _cell(value: float | None, fmt: str, kind: str, *, old: bool = False) -> Text:
+    if value is None:
+        return Text("?", style="dim" if old else "")
     text = Text(format(value, fmt))
     if out_of_range(kind, value):
-        text.stylize("bold red")
+        text.stylize("red" if old else RED)
+    if old:
+        text.stylize("dim")
     return text
 
 
-def screen(view: MonitorView) -> Group:
+def _num(value: float | None, fmt: str) -> str:
+    return "?" if value is None else format(value, fmt)
+
+
+def _alarm_words(pack: PackReading) -> str:
+    # The same words as `active scan`: "none" only when 0x44 was actually read.
+    words = [*pack.protections, *pack.alarms]
+    if not pack.alarm_read:
+        words.append("alarms not read")
+    return ", ".join(words) if words else "none"
+
+
+def _read_state(view: MonitorView, address: int) -> Text:
+    age = view.pack_ages_s.get(address, 0.0)
+    if address in view.missing_packs:
+        stale = ", STALE" if address in view.stale_packs else ""
+        return Text(f"NO REPLY{stale} (last read {age:.0f} s ago)", style=RED)
+    if address in view.stale_packs:
+        return Text(f"STALE (read {age:.0f} s ago)", style=RED)
+    return Text(f"{age:.1f} s ago")
+
+
+def _packs_table(view: MonitorView) -> Table:
     table = Table(title="Packs", title_justify="left", expand=False)
     for name in (
         "addr",
@@ -35,88 +69,168 @@ def screen(view: MonitorView) -> Group:
         "spread mV",
         "max °C",
         "alarms",
+        "read",
     ):
-        table.add_column(name, justify="left" if name in ("addr", "alarms") else "right")
+        table.add_column(name, justify="left" if name in ("addr", "alarms", "read") else "right")
     for pack in view.packs:
-        alarms = ", ".join((*pack.protections, *pack.alarms)) or "none"
+        old = pack.address in view.missing_packs or pack.address in view.stale_packs
+        alarms = _alarm_words(pack)
+        alarm_style = (
+            "" if alarms == "none" else RED if pack.protections or pack.alarms else "yellow"
+        )
         table.add_row(
             str(pack.address),
-            _cell(pack.voltage_v, ".2f", "voltage_v"),
-            _cell(pack.current_a, "+.1f", "current_a"),
-            _cell(pack.soc_pct, ".0f", "soc_pct"),
-            _cell(pack.min_cell_v, ".3f", "cell_v"),
-            _cell(pack.max_cell_v, ".3f", "cell_v"),
-            _cell(pack.cell_spread_mv, ".0f", "spread_mv"),
-            _cell(pack.max_temp_c, ".1f", "temp_c"),
-            Text(alarms, style="bold red" if alarms != "none" else ""),
+            _cell(pack.voltage_v, ".2f", "voltage_v", old=old),
+            _cell(pack.current_a, "+.1f", "current_a", old=old),
+            _cell(pack.soc_pct, ".0f", "soc_pct", old=old),
+            _cell(pack.min_cell_v, ".3f", "cell_v", old=old),
+            _cell(pack.max_cell_v, ".3f", "cell_v", old=old),
+            _cell(pack.cell_spread_mv, ".0f", "spread_mv", old=old),
+            _cell(pack.max_temp_c, ".1f", "temp_c", old=old),
+            Text(alarms, style=f"{alarm_style} dim" if old else alarm_style),
+            _read_state(view, pack.address),
         )
-    lines: list[Text | Table] = []
-    if view.packs:
-        lines.append(table)
-        age = view.packs_age_s or 0.0
-        status = Text(f"RS485: read {age:.1f} s ago, {view.refreshes} refresh(es)")
-        if view.packs_stale:
-            status = Text(f"RS485: STALE, last good read {age:.0f} s ago", style="bold red")
-        lines.append(status)
+    return table
+
+
+def _rs485_lines(view: MonitorView) -> list[Text | Table]:
+    if not view.packs:
+        if not view.rs485_requested:
+            return []
+        if view.refreshes == 0:
+            return [Text("RS485: not read yet")]
+        return [Text("RS485: no pack answered the scan", style=RED)]
+    counts = f"{view.refreshes} refresh(es), {view.read_errors} read error(s)"
+    if view.missing_packs:
+        missing = ", ".join(str(a) for a in view.missing_packs)
+        status = Text(f"RS485: NO REPLY from pack {missing}; {counts}", style=RED)
+    elif view.packs_stale:
+        status = Text(
+            f"RS485: STALE, last good read {view.packs_age_s or 0.0:.0f} s ago; {counts}",
+            style=RED,
+        )
+    else:
+        status = Text(f"RS485: read {view.packs_age_s or 0.0:.1f} s ago, {counts}")
+    return [_packs_table(view), status]
+
+
+def _can_lines(view: MonitorView) -> list[Text | Table]:
     can = view.can
-    if can is not None:
-        limits = can.limits
+    if can is None:
+        if not view.can_requested:
+            return []
+        beat = (
+            "UNKNOWN (nothing received)"
+            if view.heartbeat_age_s is None
+            else f"heard {view.heartbeat_age_s:.1f} s ago, but there is no battery data to answer"
+        )
+        return [
+            Text(
+                "CAN: nothing received from the battery "
+                "(check the bitrate, CAN-H/CAN-L and termination)",
+                style=RED,
+            ),
+            Text(f"Inverter heartbeat 0x305: {beat}", style=RED),
+        ]
+    line = Text()
+    measured = (
+        f"CAN {can.protocol}: {_num(can.voltage_v, '.2f')} V {_num(can.current_a, '+.1f')} A "
+        f"SOC {_num(can.soc_pct, '.0f')} %"
+    )
+    if view.can_stale or view.measurements_stale:
+        line.append(f"{measured} STALE", style=RED)
+    else:
+        line.append(measured)
+    line.append("  ")
+    limits = can.limits
+    if limits is None:
+        line.append("no 0x351 (charge limits)", style=RED)
+    else:
         lim = (
             f"CVL {limits.charge_voltage_v:.1f} V  CCL {limits.charge_current_a:.0f} A  "
             f"DCL {limits.discharge_current_a:.0f} A"
-            if limits
-            else "no 0x351"
         )
-        stale = "  STALE" if view.can_stale else ""
-        lines.append(
-            Text(
-                f"CAN {can.protocol}: {can.voltage_v} V {can.current_a} A SOC {can.soc_pct} %  "
-                f"{lim}{stale}",
-                style="bold red" if view.can_stale else "",
-            )
+        if view.limits_stale:
+            line.append(f"{lim}  STALE (0x351 {view.limits_age_s or 0.0:.0f} s old)", style=RED)
+        else:
+            line.append(lim)
+    lines: list[Text | Table] = [line]
+    if view.heartbeat_lost:
+        beat = (
+            "never seen"
+            if view.heartbeat_age_s is None
+            else f"last {view.heartbeat_age_s:.0f} s ago"
         )
-        if view.heartbeat_lost:
-            beat = (
-                "never seen"
-                if view.heartbeat_age_s is None
-                else f"last {view.heartbeat_age_s:.0f} s ago"
-            )
-            lines.append(Text(f"Inverter heartbeat 0x305: LOST ({beat})", style="bold red"))
-        elif view.heartbeat_age_s is not None:
-            lines.append(Text(f"Inverter heartbeat 0x305: {view.heartbeat_age_s:.1f} s ago"))
+        lines.append(Text(f"Inverter heartbeat 0x305: LOST ({beat})", style=RED))
+    elif view.heartbeat_age_s is not None:
+        lines.append(Text(f"Inverter heartbeat 0x305: {view.heartbeat_age_s:.1f} s ago"))
+    return lines
+
+
+def screen(view: MonitorView) -> Group:
+    lines = [*_rs485_lines(view), *_can_lines(view)]
     if not lines:
         lines.append(Text("waiting for data ..."))
     return Group(*lines)
 
 
-def live(
+def watch(
     model: MonitorModel,
     step: Callable[[], None],
     *,
     refresh: float,
     deadline: float | None,
-    quiet: bool,
+    live: bool,
 ) -> None:
-    console = stdout()
-    interactive = sys.stdout.isatty() and not quiet
+    """Call `step` every `refresh` seconds until `deadline` (or Ctrl-C).
+
+    With `live`, the screen is redrawn after every step on the terminal's
+    alternate screen; without, nothing is printed (the caller prints the
+    result at the end, so piped output and ``--json`` hold only that).
+    """
+    if not live:
+        _loop(step, refresh=refresh, deadline=deadline)
+        return
     with Live(
         screen(model.view(time.monotonic())),
-        console=console,
-        screen=interactive,
+        console=stdout(),
+        screen=True,
         auto_refresh=False,
         transient=False,
         redirect_stdout=False,
-    ) as view:
-        while deadline is None or time.monotonic() < deadline:
-            started = time.monotonic()
+    ) as shown:
+
+        def step_and_draw() -> None:
             step()
-            if not quiet:
-                view.update(screen(model.view(time.monotonic())), refresh=True)
-            left = refresh - (time.monotonic() - started)
-            if deadline is not None:
-                left = min(left, deadline - time.monotonic())
-            if left > 0:
-                time.sleep(left)
+            shown.update(screen(model.view(time.monotonic())), refresh=True)
+
+        _loop(step_and_draw, refresh=refresh, deadline=deadline)
+
+
+def _loop(step: Callable[[], None], *, refresh: float, deadline: float | None) -> None:
+    while deadline is None or time.monotonic() < deadline:
+        started = time.monotonic()
+        step()
+        left = refresh - (time.monotonic() - started)
+        if deadline is not None:
+            left = min(left, deadline - time.monotonic())
+        if left > 0:
+            time.sleep(left)
+
+
+def announce(view: MonitorView, *, duration: float | None) -> None:
+    """One line on stderr while no screen is drawn: what is watched, how it ends."""
+    what = []
+    if view.rs485_requested:
+        what.append(f"{len(view.packs)} pack(s) on RS485")
+    if view.can_requested:
+        what.append("CAN")
+    until = f"for {duration:g} s" if duration is not None else "until Ctrl-C"
+    stderr().print(
+        f"monitoring {' and '.join(what)} {until}; the result is printed at the end",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def show_once(view: MonitorView) -> None:
