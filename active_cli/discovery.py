@@ -9,15 +9,19 @@ cannot answer either; `--all-addresses` polls them anyway). An address is
 probed once: silence is the normal answer at an empty address, so it costs one
 request and the link's learned reply-start budget; the silent addresses get a
 second probe only while packs are unaccounted for (no group count, or fewer
-heard than the master sees; not when the whole range was silent). Each pack is
-read for analog values (0x42), serial (0x93), firmware (0x96, falling back
-to 0x51), and alarms (0x44, per pack whenever the group read shows anything
-raised, so alarms are attributed to the pack that has them).
+packs read than the master sees: a garbled or refused address is no pack read;
+not when the whole range was silent). Each pack is read for analog values
+(0x42), serial (0x93), firmware (0x96, falling back to 0x51), and alarms
+(0x44, per pack whenever the group read shows anything raised, so alarms are
+attributed to the pack that has them).
 
 CAN (`observe_can`): listen, identify the message set, fold the stack state,
 time the cycles and the inverter heartbeat. The window ends as soon as two
 full cycles and two heartbeats were seen, or after `window_s` (long enough to
 call a heartbeat missing: the 5 s lost-link heuristic of reference/inverters.md).
+The age of the last heartbeat is taken at the end of the window, on the
+interface's clock (see `observe_can`), so a heartbeat that stopped is not
+mistaken for a live one.
 
 Discovery decides nothing: `checks/scan.py` turns the snapshot into findings.
 """
@@ -31,7 +35,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from active_cli import spec
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import (
     AddressResult,
@@ -61,6 +64,9 @@ if TYPE_CHECKING:
     from active_cli.checks.protocol import Rs485Probe
     from active_cli.links.can_link import CanRecord
     from active_cli.links.serial_link import LinkStats
+
+# An address whose pack was read (STOPPED: read, then it went quiet).
+_READ = frozenset({AddressStatus.ANSWERED, AddressStatus.STOPPED})
 
 # Reference §3.6: covers Pylontech addressing (master 2, slaves up to 17) and
 # sequential addressing (master 1) for a 16-pack stack.
@@ -146,8 +152,14 @@ def scan_rs485(
             group_alarm = _group_alarm(link, adr, options.ver)
             group_count = None if group_alarm is None else len(group_alarm.packs)
 
-    def heard() -> int:
-        return sum(1 for s, _ in statuses.values() if s is not AddressStatus.SILENT)
+    def read() -> int:
+        # Packs actually read: a GARBLED or REFUSED address gave no pack, so it
+        # must not count towards the master's group count (the scan would stop
+        # short of a pack that is there).
+        return sum(1 for s, _ in statuses.values() if s in _READ)
+
+    def heard() -> bool:
+        return any(s is not AddressStatus.SILENT for s, _ in statuses.values())
 
     # First pass: one attempt per address. Silence is the normal answer at an
     # empty address, so it costs one request and one reply-start budget.
@@ -158,7 +170,7 @@ def scan_rs485(
         if (
             options.stop_at_group_count
             and group_count is not None
-            and heard() >= group_count
+            and read() >= group_count
             and index + 1 < len(options.addresses)
         ):
             for skipped in options.addresses[index + 1 :]:
@@ -168,14 +180,14 @@ def scan_rs485(
                 )
             break
     # Second pass, the retry the first pass left out: only while packs are
-    # unaccounted for (no group count, or fewer heard than the master sees),
+    # unaccounted for (no group count, or fewer read than the master sees),
     # since a request lost to noise looks exactly like an empty address. Not
     # when the whole range was silent: then the fault is the wiring, the baud
     # rate or the adapter, which asking again does not fix (and each silent
     # address costs the full unlearned budget, 0.5 s).
-    if heard() and (group_count is None or heard() < group_count):
+    if heard() and (group_count is None or read() < group_count):
         for adr in options.addresses:
-            if group_count is not None and heard() >= group_count:
+            if group_count is not None and read() >= group_count:
                 break
             if statuses.get(adr, (None, ""))[0] is AddressStatus.SILENT:
                 if progress is not None:
@@ -307,7 +319,7 @@ def _read_alarm(link: RequestLink, pack: _PackParts, ver: int) -> PackAlarm | No
 
 def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
     analog = pack.analog
-    design_ah = analog.design_ah if analog.design_ah else spec.CAPACITY_AH
+    design_ah = analog.design_ah
     stats = link.stats.per_address.get(pack.address)
     alarm = pack.alarm
     return PackReading(
@@ -324,9 +336,14 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
         device_name=pack.device_name,
         manufacturer=pack.manufacturer,
         firmware=pack.firmware,
-        # Pylontech 0x42 carries no SOH: full capacity against the design (PACE)
-        # or the Active16's rated capacity.
-        soh_pct=round(min(100.0, 100.0 * analog.full_ah / design_ah), 1) if design_ah else None,
+        # 0x42 carries no SOH. PACE (P = 3) sends a design capacity, so its full
+        # capacity against that is one; Pylontech (P = 2/4) sends none, and
+        # the rated 314 Ah would be a guess about a pack that may not be one.
+        soh_pct=(
+            round(min(100.0, 100.0 * analog.full_ah / design_ah), 1)
+            if design_ah is not None and design_ah > 0
+            else None
+        ),
         alarms=() if alarm is None else (*alarm.alarms, *alarm.faults, *alarm.unknown_bits),
         protections=() if alarm is None else alarm.protections,
         status=() if alarm is None else alarm.status_flags,
@@ -374,8 +391,11 @@ def fold_can(
 ) -> CanObservation:
     """Turn received frames into a CanObservation (pure).
 
-    `ended_at` is when listening stopped, on the records' clock; without it the
-    last frame's time is used. The heartbeat's age is measured from it.
+    `ended_at` is when listening stopped, on the records' clock (the
+    interface's: see `observe_can`); without it the last frame's time is used,
+    which is right for a capture (it ends with its last frame). The heartbeat's
+    age is measured from it, so frames that kept coming after the last 0x305
+    (or silence the listener timed) make the heartbeat older.
     """
     builder = pylon_can.CanStateBuilder()
     seen: dict[int, list[float]] = {}
@@ -390,8 +410,9 @@ def fold_can(
         if len(stamps) >= 2
     }
     beats = seen.get(pylon_can.HEARTBEAT_ID, [])
-    end = ended_at if ended_at is not None else max((r.timestamp for r in records), default=0.0)
     stamps = [r.timestamp for r in records]
+    last_frame = max(stamps, default=0.0)
+    end = max(ended_at, last_frame) if ended_at is not None else last_frame
     span = max(stamps) - min(stamps) if stamps else 0.0
     return CanObservation(
         # Frames queued before listening began still count: report their span.
@@ -402,7 +423,7 @@ def fold_can(
         state=builder.state(),
         heartbeat_count=len(beats),
         heartbeat_period_s=cycles.get(pylon_can.HEARTBEAT_ID),
-        last_heartbeat_age_s=(end - beats[-1]) if beats else None,
+        last_heartbeat_age_s=(end - max(beats)) if beats else None,
         error_frames=sum(1 for r in records if r.is_error_frame),
         decode_errors=builder.decode_error_count,
     )
@@ -414,12 +435,31 @@ CAN_WINDOW_S = 5.5  # long enough to call a heartbeat missing (5 s heuristic)
 
 
 def observe_can(bus: can.BusABC, window_s: float = CAN_WINDOW_S) -> CanObservation:
-    """Listen on `bus` until two full cycles and two heartbeats, or `window_s`."""
+    """Listen on `bus` until two full cycles and two heartbeats, or `window_s`.
+
+    A record's timestamp is the interface's clock (`message.timestamp`): the
+    kernel's for socketcan, the adapter's own counter for some USB interfaces,
+    the capture's for a replay; it cannot be compared with ours. So the end of
+    the window is put on the records' clock from the one instant both clocks
+    saw: the newest frame, stamped by the interface, and received here (the
+    listener reads continuously, within its 0.25 s poll). The silent tail
+    after it, timed here, is added to its stamp. A frame that sat queued before
+    it was read shortens that tail by its queueing time, no more.
+    """
     from active_cli.links.can_link import listen
 
     started = time.monotonic()
-    records = listen(bus, window_s=window_s, until=can_done)
-    return fold_can(records, time.monotonic() - started)
+    received_at = started  # our time when the newest record was received
+
+    def until(records: Sequence[CanRecord]) -> bool:
+        nonlocal received_at
+        received_at = time.monotonic()
+        return can_done(records)
+
+    records = listen(bus, window_s=window_s, until=until)
+    ended = time.monotonic()
+    ended_at = records[-1].timestamp + (ended - received_at) if records else None
+    return fold_can(records, ended - started, ended_at)
 
 
 def scan(
@@ -482,14 +522,22 @@ def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[Pack
     """Re-read analog values and alarms of packs found by a scan (for monitoring).
 
     Serial, firmware and names are kept from the scan. A pack that does not
-    answer this time is left out, so the caller can tell it went missing.
+    answer this time, or whose 0x42 reply does not parse, is left out, so the
+    caller can tell it went missing (and count a read error).
     """
     out: list[PackReading] = []
     for previous in known:
         _, _, frame = _probe(link, previous.address, pylon_rs485.VER_PYLON)
         if frame is None:
             continue
-        parts = _PackParts(address=previous.address, variant=frame.variant, analog=_analog(frame))
+        try:
+            analog = _analog(frame)
+        except DecodeError:
+            # A reply that frames and passes its checksum but whose INFO does
+            # not parse (a line glitch, a BMS mid-reboot): no values this time,
+            # the same as silence, and the monitor goes on.
+            continue
+        parts = _PackParts(address=previous.address, variant=frame.variant, analog=analog)
         parts.serial, parts.firmware = previous.serial, previous.firmware
         parts.device_name, parts.manufacturer = previous.device_name, previous.manufacturer
         parts.alarm = _read_alarm(link, parts, pylon_rs485.VER_PYLON)

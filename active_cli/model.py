@@ -83,26 +83,30 @@ class PackReading:
     failed_reads: tuple[str, ...] = ()
 
     @property
-    def soc_pct(self) -> float:
+    # The derived values are None when the pack did not report what they need
+    # (no full capacity, no cells, no sensors): unknown is never shown as 0.
+    def soc_pct(self) -> float | None:
         if self.full_ah <= 0:
-            return 0.0
+            return None
         return round(100.0 * self.remaining_ah / self.full_ah, 1)
 
     @property
-    def min_cell_v(self) -> float:
-        return min(self.cell_voltages_v)
+    def min_cell_v(self) -> float | None:
+        return min(self.cell_voltages_v, default=None)
 
     @property
-    def max_cell_v(self) -> float:
-        return max(self.cell_voltages_v)
+    def max_cell_v(self) -> float | None:
+        return max(self.cell_voltages_v, default=None)
 
     @property
-    def cell_spread_mv(self) -> float:
-        return round((self.max_cell_v - self.min_cell_v) * 1000.0, 1)
+    def cell_spread_mv(self) -> float | None:
+        if not self.cell_voltages_v:
+            return None
+        return round((max(self.cell_voltages_v) - min(self.cell_voltages_v)) * 1000.0, 1)
 
     @property
-    def max_temp_c(self) -> float:
-        return max(self.temperatures_c)
+    def max_temp_c(self) -> float | None:
+        return max(self.temperatures_c, default=None)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
-from active_cli.checks.protocol import Rs485Probe, protocol_findings, run_protocol_check
+from active_cli.checks.protocol import (
+    HEARTBEAT_LOST_S,
+    Rs485Probe,
+    min_heartbeats,
+    protocol_findings,
+    run_protocol_check,
+)
+from active_cli.checks.scan import can_findings
 from active_cli.discovery import fold_can
-from active_cli.inverters import Bus, load_profile
+from active_cli.inverters import Bus, Confidence, load_profile
 from active_cli.links.can_link import CanRecord
-from active_cli.model import Finding, Severity
+from active_cli.model import CanObservation, Finding, Severity
 from active_cli.sim.can_node import battery_frames
 from active_cli.sim.site import SimulatedSite
 from tests.conftest import CliResult
@@ -90,6 +97,19 @@ def test_module_count_mismatch_fails() -> None:
     )
 
 
+def test_module_count_not_reported_cannot_confirm_the_expected_packs() -> None:
+    # V1.3 sends no 0x359, so no module count: --expect used to be skipped silently.
+    can = fold_can(_records("pylon-v13"), 3.0)
+    assert can.state is not None and can.state.module_count is None
+    (finding,) = [
+        f
+        for f in protocol_findings(DEYE, can, expected_packs=4)
+        if f.code == "protocol.module-count"
+    ]
+    assert finding.severity is Severity.WARN
+    assert "cannot confirm 4 pack(s)" in finding.title
+
+
 def test_v13_message_set_warns_not_fails() -> None:
     can = fold_can(_records("pylon-v13"), 3.0)
     findings = protocol_findings(DEYE, can)
@@ -97,12 +117,25 @@ def test_v13_message_set_warns_not_fails() -> None:
     assert not _codes(findings, Severity.FAIL)
 
 
-def test_unverified_setting_is_said_so() -> None:
-    growatt = load_profile("growatt-sph")
-    finding = protocol_findings(growatt, None)[0]
-    assert finding.code == "protocol.setting"
-    if not growatt.protocol.setting.confidence.verified:
-        assert "unverified" in finding.title or finding.severity is Severity.WARN
+@pytest.mark.parametrize(
+    ("confidence", "unverified"),
+    [
+        (Confidence.CONFIRMED, False),
+        (Confidence.SINGLE, True),
+        (Confidence.DEDUCED, True),
+    ],
+)
+def test_unverified_setting_is_said_so(confidence: Confidence, unverified: bool) -> None:
+    # Deye's setting, with the confidence set here: the test does not depend on
+    # what the profile files say today.
+    setting = dataclasses.replace(DEYE.protocol.setting, confidence=confidence)
+    profile = dataclasses.replace(
+        DEYE, protocol=dataclasses.replace(DEYE.protocol, setting=setting)
+    )
+    finding = protocol_findings(profile, None)[0]
+    assert (finding.code, finding.severity) == ("protocol.setting", Severity.INFO)
+    assert finding.title.startswith(f"On the Deye, choose: {setting.value}")
+    assert ("unverified" in finding.title) is unverified
 
 
 def test_rs485_profile_needs_an_answer() -> None:
@@ -117,6 +150,94 @@ def test_rs485_profile_needs_an_answer() -> None:
     assert silent.failed
     answered = run_protocol_check(rs485_deye, None, Rs485Probe(9600, True, "address 1"))
     assert not answered.failed
+
+
+# ------------------------------------------------------------ the heartbeat
+
+
+def _heartbeat(can: CanObservation) -> Finding:
+    (finding,) = [f for f in protocol_findings(DEYE, can) if f.code == "protocol.heartbeat"]
+    return finding
+
+
+def _window(beats: list[float], cycles: int, duration_s: float) -> CanObservation:
+    """Healthy-1 battery cycles one second apart; 0x305 at `beats` (s into the window)."""
+    records = [r for r in _records("healthy-1", cycles=cycles, heartbeat=False)]
+    records += [CanRecord(100.0 + t, 0x305, bytes(8)) for t in beats]
+    return fold_can(sorted(records, key=lambda r: r.timestamp), duration_s)
+
+
+def test_a_heartbeat_that_stopped_early_in_the_window_fails() -> None:
+    # 0x305 every second for the first 3 s of a 10 s window, while the battery
+    # went on: this used to be "OK ... every 1.00 s, last 7.0 s ago".
+    can = _window([0.05, 1.05, 2.05], cycles=10, duration_s=10.0)
+    assert can.last_heartbeat_age_s is not None and can.last_heartbeat_age_s > HEARTBEAT_LOST_S
+    finding = _heartbeat(can)
+    assert finding.severity is Severity.FAIL and "stopped" in finding.title
+
+
+def test_one_heartbeat_in_a_five_second_window_is_not_a_heartbeat() -> None:
+    # This used to pass as "OK ... 1 time(s)".
+    finding = _heartbeat(_window([4.0], cycles=5, duration_s=5.0))
+    assert finding.severity is Severity.FAIL and "not steady" in finding.title
+
+
+@pytest.mark.parametrize(
+    ("age_s", "severity"),
+    [(HEARTBEAT_LOST_S, Severity.OK), (HEARTBEAT_LOST_S + 0.01, Severity.FAIL)],
+)
+def test_heartbeat_age_threshold(age_s: float, severity: Severity) -> None:
+    can = dataclasses.replace(
+        fold_can(_records("healthy-4"), 3.0), duration_s=8.0, last_heartbeat_age_s=age_s
+    )
+    assert _heartbeat(can).severity is severity
+
+
+@pytest.mark.parametrize(
+    ("duration_s", "least"), [(0.8, 1), (2.99, 1), (3.0, 2), (5.5, 2), (8.99, 2), (9.0, 3)]
+)
+def test_min_heartbeats_at_the_slowest_accepted_period(duration_s: float, least: int) -> None:
+    assert min_heartbeats(duration_s) == least
+
+
+# ------------------------------------------- scan and check protocol agree
+
+
+def _battery_verdicts(findings: list[Finding], area: str) -> dict[str, Severity]:
+    """The battery's verdicts, without the area prefix and the inverter-only ones."""
+    out: dict[str, Severity] = {}
+    for f in findings:
+        prefix, _, rule = f.code.partition(".")
+        inverter_only = rule in {"heartbeat", "setting"} or rule.startswith("quirk.")
+        if prefix == area and not inverter_only and "inverter" not in rule:
+            out[rule] = f.severity
+    return out
+
+
+def _only_35e() -> CanObservation:
+    records = [CanRecord(100.0 + n, 0x35E, b"PYLON   ") for n in range(3)]
+    return fold_can(records, 3.0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: fold_can(_records("healthy-4"), 3.0), id="healthy-4"),
+        pytest.param(lambda: fold_can(_records("cell-overvoltage"), 3.0), id="protection"),
+        pytest.param(lambda: fold_can(_records("charge-limit-too-high"), 3.0), id="cvl"),
+        pytest.param(lambda: fold_can(_records("pylon-v13"), 3.0), id="v13"),
+        pytest.param(_only_35e, id="only-0x35E"),
+        pytest.param(lambda: CanObservation(duration_s=5.5, frame_count=0), id="nothing"),
+    ],
+)
+@pytest.mark.parametrize("expected", [None, 4, 9])
+def test_scan_and_check_protocol_give_the_same_battery_verdicts(
+    make: Callable[[], CanObservation], expected: int | None
+) -> None:
+    can = make()
+    protocol = _battery_verdicts(protocol_findings(DEYE, can, expected_packs=expected), "protocol")
+    scan = _battery_verdicts(can_findings(can, expected_packs=expected), "can")
+    assert protocol == scan and protocol
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ import pytest
 
 from active_cli import spec
 from active_cli.checks.scan import can_findings, pack_findings, scan_findings
+from active_cli.discovery import fold_can
+from active_cli.links.can_link import CanRecord
 from active_cli.model import (
     AddressResult,
     AddressStatus,
@@ -307,18 +309,86 @@ def test_rs485_rules_are_skipped_when_only_can_was_scanned() -> None:
     assert result == {"can.no-battery-frames": FAIL}
 
 
+# ------------------------------------------------- packs that report nothing
+
+
+def test_a_pack_without_cells_or_temperatures_fails() -> None:
+    # A 0x42 with a cell count and a temperature count of 0 used to pass silently.
+    result = found(pack_findings(reading(cell_voltages_v=(), temperatures_c=())))
+    assert result == {"pack.no-cells": FAIL, "pack.no-temperatures": FAIL}
+    assert found(pack_findings(reading(temperatures_c=()))) == {"pack.no-temperatures": FAIL}
+
+
+@pytest.mark.parametrize(
+    ("full_ah", "expected"),
+    [(0.0, None), (314.0, INFO)],  # pack 3 has no SOC (no full capacity): left out
+)
+def test_soc_spread_skips_packs_without_a_soc(full_ah: float, expected: Severity | None) -> None:
+    packs = (
+        reading(1, remaining_ah=300.0),  # 95.5 %
+        reading(2, remaining_ah=290.0),  # 92.4 %
+        reading(3, remaining_ah=0.0, full_ah=full_ah),
+    )
+    assert (packs[2].soc_pct is None) is (full_ah == 0)
+    assert found(scan_findings(snapshot(*packs))).get("stack.soc-spread") is expected
+    # One known SOC is no spread, not a crash.
+    lone = (reading(1), reading(2, full_ah=0.0))
+    assert "stack.soc-spread" not in found(scan_findings(snapshot(*lone)))
+
+
+def test_two_addresses_with_one_serial_fail() -> None:
+    twin = reading(3, serial=reading(1).serial)
+    result = scan_findings(snapshot(reading(1), reading(2), twin))
+    (finding,) = [f for f in result if f.code == "stack.duplicate-serial"]
+    assert finding.severity is FAIL and "Addresses 1, 3" in finding.title
+    # Unknown serials are not "the same serial".
+    unknown = snapshot(reading(1, serial=None), reading(2, serial=None))
+    assert "stack.duplicate-serial" not in found(scan_findings(unknown))
+
+
+def test_range_shortened_says_how_many_were_read() -> None:
+    addresses = (*answered(1, 2), AddressResult(3, AddressStatus.NOT_POLLED))
+    result = scan_findings(snapshot(reading(1), reading(2), addresses=addresses))
+    shortened = next(f for f in result if f.code == "scan.range-shortened")
+    assert "the master reports 2 pack(s) and 2 were read" in shortened.detail
+
+
 # --------------------------------------------------------------------- CAN
 
+# Reference §4: a real US5000 on V1.2 firmware (0x359 byte 4: 6 modules).
+V12_CYCLE = (
+    (0x351, "1402C012C012C201"),
+    (0x355, "58005E00"),
+    (0x356, "7A13F2FE6B01"),
+    (0x359, "0000000006504E"),
+    (0x35C, "C000"),
+    (0x35E, "50594C4F4E202020"),
+)
 
-def observation(**fields: Any) -> CanObservation:
-    fields.setdefault("state", CanStackState(protocol="pylon-v1.2", module_count=2))
-    fields.setdefault("heartbeat_count", 5)
-    fields.setdefault("heartbeat_period_s", 1.0)
-    return CanObservation(duration_s=5.0, frame_count=35, ids_seen={0x351: 5}, **fields)
+
+def can_window(
+    messages: tuple[tuple[int, str], ...] = V12_CYCLE,
+    *,
+    cycles: int = 5,
+    beats: tuple[float, ...] = (0.5, 1.5, 2.5, 3.5, 4.5),
+    duration_s: float = 5.0,
+) -> CanObservation:
+    """`cycles` battery cycles one second apart, 0x305 at `beats`, folded as a window."""
+    records = [
+        CanRecord(100.0 + n + 0.01 * i, can_id, bytes.fromhex(data))
+        for n in range(cycles)
+        for i, (can_id, data) in enumerate(messages)
+    ]
+    records += [CanRecord(100.0 + t, 0x305, bytes(8)) for t in beats]
+    records.sort(key=lambda r: r.timestamp)
+    return fold_can(records, duration_s)
 
 
 def test_can_battery_and_heartbeat_present() -> None:
-    assert found(can_findings(observation())) == {"can.battery-frames": OK, "can.heartbeat": OK}
+    result = found(can_findings(can_window()))
+    assert result.pop("can.heartbeat") is OK
+    assert set(result.values()) == {OK}
+    assert {"can.message-set", "can.cycle", "can.charge-voltage", "can.enables"} <= set(result)
 
 
 def test_can_without_battery_frames_fails_with_the_error_frames_counted() -> None:
@@ -327,13 +397,47 @@ def test_can_without_battery_frames_fails_with_the_error_frames_counted() -> Non
     assert "3 error frame(s)" in finding.detail and "500 kbit/s" in finding.fix
 
 
+def test_a_partial_message_set_fails() -> None:
+    # Only 0x35E ("PYLON"): this used to read "OK Battery broadcasting pylon-unknown".
+    result = found(can_findings(can_window(((0x35E, "50594C4F4E202020"),))))
+    assert result["can.message-set"] is FAIL and result["can.limits-missing"] is FAIL
+
+
 def test_can_missing_heartbeat_warns() -> None:
-    result = can_findings(observation(heartbeat_count=0, heartbeat_period_s=None))
+    result = can_findings(can_window(beats=()))
     heartbeat = next(f for f in result if f.code == "can.heartbeat")
     assert heartbeat.severity is WARN and "0x305" in heartbeat.title
 
 
+@pytest.mark.parametrize(
+    ("beats", "cycles", "duration_s", "title"),
+    [
+        # Every second for the first 3 s of a 10 s window: this used to be
+        # "OK ... every 1.00 s" although the last one was 7 s old.
+        ((0.5, 1.5, 2.5), 10, 10.0, "Inverter heartbeat 0x305 stopped"),
+        # One in a 5 s window: this used to be "OK ... seen once".
+        ((2.0,), 5, 5.0, "Inverter heartbeat 0x305 is not steady"),
+    ],
+)
+def test_a_heartbeat_that_stopped_or_is_sparse_warns(
+    beats: tuple[float, ...], cycles: int, duration_s: float, title: str
+) -> None:
+    result = can_findings(can_window(cycles=cycles, beats=beats, duration_s=duration_s))
+    heartbeat = next(f for f in result if f.code == "can.heartbeat")
+    assert (heartbeat.severity, heartbeat.title) == (WARN, title)
+
+
 def test_can_protection_fails_and_alarm_warns() -> None:
     state = CanStackState(protocol="pylon-v1.2", protections=("over_voltage",), alarms=("high",))
-    result = found(can_findings(observation(state=state)))
+    result = found(can_findings(replace(can_window(), state=state)))
     assert result["can.protection"] is FAIL and result["can.alarm"] is WARN
+
+
+@pytest.mark.parametrize(("expected", "severity"), [(6, OK), (9, FAIL)])
+def test_expected_count_is_checked_against_can_when_only_can_was_read(
+    expected: int, severity: Severity
+) -> None:
+    # `scan --replay us5000.log --expect 9` used to exit 0: --expect was RS485-only.
+    snap = StackSnapshot(can=can_window())
+    result = found(scan_findings(snap, expected_packs=expected, rs485=False))
+    assert result["can.module-count"] is severity

@@ -128,7 +128,7 @@ def test_cell_overvoltage_fails_on_the_pack_and_on_can(
     out = " ".join(result.stdout.split())  # the findings table wraps long titles
     assert "Cell 9 of pack 2 at 3.700 V: over-voltage protection" in out
     assert "Pack 2 BMS protection" in out
-    assert "Battery reports protection on CAN" in out
+    assert "Battery protection raised" in out  # check protocol's own words: one rule
     assert "finding(s) failed" in out
 
 
@@ -139,6 +139,21 @@ def test_silent_inverter_warns_without_failing(run_cli: Run, fast: Callable[[str
     assert data["can"]["heartbeat_count"] == 0
     assert data["can"]["state"]["protocol"] == "pylon-v1.2"
     assert codes(result)["can.heartbeat"] == "warn"
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "logs"
+
+
+@pytest.mark.parametrize(("expect", "exit_code", "severity"), [("6", 0, "ok"), ("9", 1, "fail")])
+def test_expect_is_checked_against_the_can_module_count(
+    run_cli: Run, expect: str, exit_code: int, severity: str
+) -> None:
+    # The capture's master reports 6 modules (0x359 byte 4); only CAN is read.
+    # `--expect 9` used to exit 0: the count was compared with RS485 packs only.
+    log = str(FIXTURES / "us5000.log")
+    result = run_cli("scan", "--replay", log, "--expect", expect, "--json")
+    assert result.exit_code == exit_code, result.stderr
+    assert codes(result)["can.module-count"] == severity
 
 
 def test_port_where_nothing_answers_exits_3_with_a_hint(run_cli: Run, mute_port: str) -> None:

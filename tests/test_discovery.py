@@ -10,10 +10,15 @@ bus against the simulator on its ports.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
+import can
 import pytest
 
 from active_cli import discovery
@@ -277,6 +282,78 @@ def test_garbled_serial_is_a_failed_read_not_a_crash() -> None:
     assert codes(snapshot)["pack.serial-unknown"] is Severity.WARN
 
 
+def test_a_refused_address_does_not_count_towards_the_master_group() -> None:
+    # The master sees 4; address 2 refuses. Counting it as heard stopped the scan
+    # after address 4 with "all answered"; only packs actually read count now.
+    refusal = rs.build_response(2, b"", rtn=Rtn.INTERNAL_COMM_ERROR)
+    link = fake("healthy-4", a2_42=[refusal])
+    snapshot = scan(link, None)
+    assert [p.address for p in snapshot.packs] == [1, 3, 4]
+    assert {statuses(snapshot)[a] for a in range(5, 18)} == {AddressStatus.SILENT}
+    found = codes(snapshot)
+    assert "scan.range-shortened" not in found
+    assert found["scan.master-count"] is Severity.FAIL
+
+
+def _analog_reply(adr: int, pack: rs.PackAnalog, variant: rs.Variant = rs.Variant.PYLON) -> bytes:
+    info = rs.AnalogResponse(0, adr, (pack,)).to_info(variant)
+    return rs.build_response(adr, info, ver=variant.ver)
+
+
+CLEAN_ANALOG = rs.PackAnalog(
+    cell_voltages_v=(3.3,) * 16,
+    temperatures_c=(25.0,) * 6,
+    current_a=0.0,
+    voltage_v=52.8,
+    remaining_ah=150.0,
+    full_ah=300.0,
+    cycles=12,
+)
+
+
+@pytest.mark.parametrize(
+    ("variant", "design_ah", "soh_pct"),
+    [
+        # Pylontech layout (P = 4): no design capacity, so no SOH (it was 300/314 Ah).
+        (rs.Variant.PYLON, None, None),
+        (rs.Variant.PACE, 314.0, 95.5),  # PACE layout (P = 3): full against design
+    ],
+)
+def test_soh_only_from_a_reported_design_capacity(
+    variant: rs.Variant, design_ah: float | None, soh_pct: float | None
+) -> None:
+    analog = dataclasses.replace(CLEAN_ANALOG, design_ah=design_ah)
+    link = fake("healthy-1", a1_42=[_analog_reply(1, analog, variant)])
+    (pack,) = scan_rs485(link).packs
+    assert pack.soh_pct == soh_pct
+
+
+def test_zero_cells_and_temperatures_fail_and_render_as_unknown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from active_cli.cli import render_scan
+    from active_cli.cli.output import print_json
+
+    empty = dataclasses.replace(CLEAN_ANALOG, cell_voltages_v=(), temperatures_c=(), full_ah=0.0)
+    link = fake("healthy-1", a1_42=[_analog_reply(1, empty)])
+    snapshot = scan(link, None)
+    (pack,) = snapshot.packs
+    assert pack.cell_voltages_v == () and pack.soc_pct is None
+    found = codes(snapshot)
+    assert found["pack.no-cells"] is Severity.FAIL
+    assert found["pack.no-temperatures"] is Severity.FAIL
+    # The table and the JSON used to raise on min() of no cells.
+    render_scan.show(snapshot)
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "ACT16" in line)
+    assert [cell.strip() for cell in row.split("│")[6:11]] == ["?", "?", "12", "?", "?"]
+    assert "lowest SOC ?" in out
+    print_json(snapshot)
+    (data,) = json.loads(capsys.readouterr().out)["packs"]
+    assert data["min_cell_v"] is None and data["cell_spread_mv"] is None
+    assert data["max_temp_c"] is None and data["soc_pct"] is None and data["soh_pct"] is None
+
+
 def test_progress_reports_each_polled_address() -> None:
     seen: list[tuple[int, str]] = []
     scan_rs485(fake("healthy-4"), progress=lambda adr, what: seen.append((adr, what)))
@@ -372,6 +449,35 @@ def test_fold_can_identifies_v13_without_heartbeat() -> None:
     assert observation.state is not None and observation.state.protocol == "pylon-v1.3"
     assert observation.heartbeat_count == 0 and observation.heartbeat_period_s is None
     assert observation.duration_s == 5.5
+
+
+class QueuedBus:
+    """A python-can bus stand-in: hands out queued messages, then stays silent."""
+
+    def __init__(self, messages: Sequence[can.Message]) -> None:
+        self._queue = deque(messages)
+
+    def recv(self, timeout: float | None = None) -> can.Message | None:
+        if self._queue:
+            return self._queue.popleft()
+        time.sleep(min(timeout or 0.0, 0.01))
+        return None
+
+
+def test_live_heartbeat_age_runs_to_the_end_of_the_window_on_the_interface_clock() -> None:
+    # The interface stamps frames on its own clock (here 5000 s: neither our
+    # monotonic clock nor the epoch). One cycle and one heartbeat arrive at
+    # once, then nothing: the heartbeat's age is the silent tail, timed by us.
+    # Without the window's end, the age was 0 (the heartbeat was the last frame).
+    messages = [
+        can.Message(timestamp=5000.0 + 0.01 * i, arbitration_id=can_id, data=bytes.fromhex(d))
+        for i, (can_id, d) in enumerate(V12_CYCLE)
+    ]
+    messages.append(can.Message(timestamp=5000.5, arbitration_id=0x305, data=bytes(8)))
+    observation = discovery.observe_can(cast("can.BusABC", QueuedBus(messages)), window_s=0.4)
+    assert observation.heartbeat_count == 1
+    age = observation.last_heartbeat_age_s
+    assert age is not None and 0.35 <= age <= 1.0
 
 
 def test_can_window_ends_after_two_cycles_and_two_heartbeats() -> None:

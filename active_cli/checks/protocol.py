@@ -4,16 +4,21 @@ Pure rules over what was observed on the bus (a `CanObservation`, from a live
 bus, the simulator or a capture) and, for RS485 profiles, whether the master
 answered a poll at the profile's baud. Every finding carries the frames and
 values it rests on. Facts the profile marks below two sources are shown as
-"unverified" rather than judged.
+"unverified" rather than judged. The battery's side (`battery_findings`) and
+the heartbeat's timing (`judge_heartbeat`) are shared with `active scan`, so
+one observation gets one verdict from both commands.
 """
 
 from __future__ import annotations
 
+import enum
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 from active_cli import spec
 from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
-from active_cli.model import CanObservation, Finding, Severity
+from active_cli.model import CanObservation, CanStackState, Finding, Severity
 from active_cli.protocols import pylon_can
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
@@ -25,6 +30,12 @@ CORE_IDS = frozenset({0x351, 0x355, 0x356, 0x35E})
 CYCLE_OK_S = (0.5, 2.0)
 CYCLE_FAIL_S = 3.0
 HEARTBEAT_OK_S = (0.5, 3.0)
+# How long without a 0x305 counts as "the inverter is gone" (reference/inverters.md:
+# a heuristic from a public BMS-to-inverter project, not a spec value).
+HEARTBEAT_LOST_S = 5.0
+
+# The code prefix of the shared battery rules: `check protocol` or `scan`.
+Area = Literal["protocol", "can"]
 
 
 @dataclass(frozen=True)
@@ -66,32 +77,41 @@ def protocol_findings(
                 )
             )
         return out
-    out += _message_set_findings(can)
-    state = can.state
-    if state is not None:
-        out += _limit_findings(profile, can)
-        out += _flag_findings(can)
-        count = state.module_count
-        if expected_packs is not None and count is not None and count != expected_packs:
-            out.append(
-                Finding(
-                    FAIL,
-                    "protocol.module-count",
-                    f"The master reports {state.module_count} module(s), expected {expected_packs}",
-                    evidence=(f"0x359 byte 4 = {state.module_count}",),
-                    fix="check the Link out -> Link in cables; every pack must be on the BMS link",
-                )
-            )
+    out += battery_findings(can, profile=profile, expected_packs=expected_packs)
     out += _heartbeat_findings(profile, can)
     for quirk in profile.quirks_for(QuirkTopic.PROTOCOL, QuirkTopic.SETUP):
         out.append(
             Finding(
-                quirk.severity if quirk.severity is not FAIL else WARN,
+                quirk.severity,
                 f"protocol.quirk.{quirk.code}",
                 quirk.text + _unverified(quirk.confidence),
                 fix=quirk.fix,
             )
         )
+    return out
+
+
+def battery_findings(
+    can: CanObservation,
+    *,
+    area: Area = "protocol",
+    profile: InverterProfile | None = None,
+    expected_packs: int | None = None,
+) -> list[Finding]:
+    """What the battery says on CAN: message set, cycle, limits, flags, module count.
+
+    One set of rules for `check protocol` and `active scan` (codes ``protocol.*``
+    and ``can.*``: `area` is the prefix), so the same observation gets the same
+    verdict from both. With a `profile`, the limits are also compared with what
+    that inverter takes; `expected_packs` is compared with the master's module count.
+    """
+    out = _message_set_findings(can, area)
+    state = can.state
+    if state is None:
+        return out
+    out += _limit_findings(state, area, profile)
+    out += _flag_findings(state, area)
+    out += _module_count_findings(state, area, expected_packs)
     return out
 
 
@@ -144,17 +164,21 @@ def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[
     ]
 
 
-def _message_set_findings(can: CanObservation) -> list[Finding]:
+def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
     seen = set(can.ids_seen)
     battery_seen = seen & pylon_can.BATTERY_IDS
-    if not battery_seen:
+    if can.state is None:
+        # Nothing decoded: frames with battery ids that never decode are no
+        # more use to an inverter than no frames at all.
         detail = f"{can.frame_count} frame(s) in {can.duration_s:.1f} s"
         if can.error_frames:
             detail += f", {can.error_frames} error frame(s): likely a bitrate mismatch"
+        if can.decode_errors:
+            detail += f", {can.decode_errors} battery frame(s) that did not decode"
         return [
             Finding(
                 FAIL,
-                "protocol.no-battery-frames",
+                f"{area}.no-battery-frames",
                 "The battery sends nothing on CAN",
                 detail,
                 fix="500 kbit/s on both sides; termination (60 Ω across H/L with power off); "
@@ -173,7 +197,7 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "protocol.message-set",
+                f"{area}.message-set",
                 "Missing battery messages: " + ", ".join(f"0x{i:03X}" for i in missing_core),
                 "every Pylon LV CAN inverter reads 0x351 (limits), 0x355 (SOC), 0x356 "
                 "(voltage/current) and 0x35E (name)",
@@ -185,7 +209,7 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 OK,
-                "protocol.message-set",
+                f"{area}.message-set",
                 "Complete Pylon LV V1.2 message set (0x351 0x355 0x356 0x359 0x35C 0x35E)",
                 evidence=evidence,
             )
@@ -194,7 +218,7 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                "protocol.message-set",
+                f"{area}.message-set",
                 "Pylon LV V1.3 message set: 0x35A/0x35F instead of 0x359/0x35C",
                 "newer Pylontech firmware does this and most inverters accept it, but an "
                 "inverter that needs 0x35C never sees charge/discharge enable",
@@ -206,7 +230,7 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "protocol.message-set",
+                f"{area}.message-set",
                 "Neither 0x359/0x35C nor 0x35A/0x35F arrived: alarms and enables are not sent",
                 evidence=evidence,
             )
@@ -218,7 +242,7 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 FAIL if worst > CYCLE_FAIL_S else WARN,
-                "protocol.cycle",
+                f"{area}.cycle",
                 f"Battery messages come every {worst:.1f} s (about 1 s expected)",
                 evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in slow.items()),
                 fix="inverters drop the battery when its messages are late: check the bus load "
@@ -229,18 +253,18 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
         out.append(
             Finding(
                 INFO,
-                "protocol.cycle",
+                f"{area}.cycle",
                 "Battery messages come faster than once a second",
                 evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in fast.items()),
             )
         )
     elif can.cycle_s:
-        out.append(Finding(OK, "protocol.cycle", "Battery messages arrive about once a second"))
+        out.append(Finding(OK, f"{area}.cycle", "Battery messages arrive about once a second"))
     if can.decode_errors:
         out.append(
             Finding(
                 WARN,
-                "protocol.decode-errors",
+                f"{area}.decode-errors",
                 f"{can.decode_errors} battery frame(s) did not decode",
                 "a DLC or layout the DBC does not know",
             )
@@ -248,16 +272,16 @@ def _message_set_findings(can: CanObservation) -> list[Finding]:
     return out
 
 
-def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Finding]:
-    state = can.state
-    assert state is not None
+def _limit_findings(
+    state: CanStackState, area: Area, profile: InverterProfile | None
+) -> list[Finding]:
     out: list[Finding] = []
     limits = state.limits
     if limits is None:
         return [
             Finding(
                 FAIL,
-                "protocol.limits-missing",
+                f"{area}.limits-missing",
                 "No charge/discharge limits (0x351) from the battery",
                 fix="without 0x351 the inverter charges blind: do not commission",
             )
@@ -272,7 +296,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
         out.append(
             Finding(
                 FAIL,
-                "protocol.charge-voltage",
+                f"{area}.charge-voltage",
                 f"Charge voltage limit {cvl:.1f} V is above the Active16's "
                 f"{spec.MAX_VOLTAGE_V} V maximum",
                 "manual, Technical Parameters: voltage range 44.8–57.6 V",
@@ -284,7 +308,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
         out.append(
             Finding(
                 WARN,
-                "protocol.charge-voltage",
+                f"{area}.charge-voltage",
                 f"Charge voltage limit {cvl:.1f} V is below the {spec.NOMINAL_VOLTAGE_V} V "
                 "nominal voltage: the stack will never charge fully",
                 evidence=ev,
@@ -294,7 +318,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
         out.append(
             Finding(
                 OK,
-                "protocol.charge-voltage",
+                f"{area}.charge-voltage",
                 f"Charge voltage limit {cvl:.1f} V is inside {spec.MIN_VOLTAGE_V}–"
                 f"{spec.MAX_VOLTAGE_V} V",
                 evidence=ev,
@@ -304,7 +328,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
         out.append(
             Finding(
                 FAIL,
-                "protocol.discharge-voltage",
+                f"{area}.discharge-voltage",
                 f"Discharge voltage limit {dvl:.1f} V is below the {spec.MIN_VOLTAGE_V} V minimum",
                 evidence=ev,
             )
@@ -318,13 +342,15 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
             out.append(
                 Finding(
                     FAIL,
-                    f"protocol.{name}-current",
+                    f"{area}.{name}-current",
                     f"{name.capitalize()} current limit {value:.0f} A is above {hard:.0f} A "
                     f"({packs} pack(s) × {spec.MAX_CURRENT_A:.0f} A)",
                     "manual, Technical Parameters: 200 A max per pack",
                     evidence=ev,
                 )
             )
+        if profile is None:
+            continue
         inverter_max = (
             profile.limits.max_charge_current_a
             if name == "charge"
@@ -334,7 +360,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
             out.append(
                 Finding(
                     INFO,
-                    f"protocol.{name}-current-inverter",
+                    f"{area}.{name}-current-inverter",
                     f"The battery allows {value:.0f} A {name}; the {profile.name} takes at most "
                     f"{inverter_max.value:.0f} A" + _unverified(inverter_max.confidence),
                 )
@@ -343,7 +369,7 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
         out.append(
             Finding(
                 WARN,
-                "protocol.voltage-scale",
+                f"{area}.voltage-scale",
                 "0x356 voltage is sent in 0.1 V steps, not the Pylon 0.01 V",
                 "some inverters (Sol-Ark) read it this way, most read 0.01 V and show a tenth",
                 evidence=(f"0x356 voltage decoded as {state.voltage_v} V at 0.1 V",),
@@ -352,15 +378,13 @@ def _limit_findings(profile: InverterProfile, can: CanObservation) -> list[Findi
     return out
 
 
-def _flag_findings(can: CanObservation) -> list[Finding]:
-    state = can.state
-    assert state is not None
+def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
     out: list[Finding] = []
     if state.protections:
         out.append(
             Finding(
                 FAIL,
-                "protocol.protection",
+                f"{area}.protection",
                 f"Battery protection raised: {', '.join(state.protections)}",
                 evidence=("0x359/0x35A",),
                 fix="find the cause (active scan shows which pack) before powering the inverter",
@@ -368,7 +392,7 @@ def _flag_findings(can: CanObservation) -> list[Finding]:
         )
     if state.alarms:
         out.append(
-            Finding(WARN, "protocol.alarm", f"Battery alarms raised: {', '.join(state.alarms)}")
+            Finding(WARN, f"{area}.alarm", f"Battery alarms raised: {', '.join(state.alarms)}")
         )
     request = state.request
     if request is not None:
@@ -380,19 +404,19 @@ def _flag_findings(can: CanObservation) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL,
-                    "protocol.enables",
+                    f"{area}.enables",
                     f"The battery does not allow {flags.replace('on, ', '').replace(', on', '')}",
                     evidence=(f"0x35C: {flags}",),
                     fix="the BMS blocks it for a reason: see the protections and `active scan`",
                 )
             )
         else:
-            out.append(Finding(OK, "protocol.enables", "Charge and discharge enabled (0x35C)"))
+            out.append(Finding(OK, f"{area}.enables", "Charge and discharge enabled (0x35C)"))
         if request.force_charge_1 or request.force_charge_2:
             out.append(
                 Finding(
                     WARN,
-                    "protocol.force-charge",
+                    f"{area}.force-charge",
                     "The battery requests a force charge (SOC very low)",
                     evidence=("0x35C force charge bit",),
                     fix="charge the stack before leaving site",
@@ -401,41 +425,158 @@ def _flag_findings(can: CanObservation) -> list[Finding]:
     return out
 
 
-def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[Finding]:
-    needs = profile.protocol.heartbeat_0x305
-    if can.heartbeat_count == 0:
-        verified = needs.value is True and needs.confidence.verified
-        return [
-            Finding(
-                FAIL if needs.value is not False else INFO,
-                "protocol.heartbeat",
-                f"No 0x305 from the inverter in {can.duration_s:.1f} s: the inverter is not "
-                "answering" + ("" if verified else " (whether it must is unverified)"),
-                "Pylon-protocol inverters answer the battery with 0x305 about once a second",
-                fix=f"switch the inverter on after the batteries, select "
-                f"{profile.protocol.setting.value or 'its lithium / Pylon CAN setting'}, "
-                "restart it, and check the cable reaches its BMS port",
-            )
-        ]
-    period = can.heartbeat_period_s
-    if period is not None and not HEARTBEAT_OK_S[0] <= period <= HEARTBEAT_OK_S[1]:
+def _module_count_findings(
+    state: CanStackState, area: Area, expected_packs: int | None
+) -> list[Finding]:
+    if expected_packs is None:
+        return []
+    count = state.module_count
+    if count is None:
+        # V1.3 firmware sends 0x35A instead of 0x359, whose byte 4 is the count.
         return [
             Finding(
                 WARN,
-                "protocol.heartbeat",
-                f"Inverter heartbeat 0x305 every {period:.2f} s (about 1 s expected)",
+                f"{area}.module-count",
+                f"Module count not reported: cannot confirm {expected_packs} pack(s)",
+                f"{state.protocol}: neither 0x359 (byte 4) nor 0x372 arrived",
+                fix="confirm the pack count with `active scan` over RS485",
             )
         ]
+    if count != expected_packs:
+        return [
+            Finding(
+                FAIL,
+                f"{area}.module-count",
+                f"The master reports {count} module(s), expected {expected_packs}",
+                evidence=(f"CAN module count = {count}",),
+                fix="check the Link out -> Link in cables; every pack must be on the BMS link",
+            )
+        ]
+    return [Finding(OK, f"{area}.module-count", f"The master reports {count} module(s)")]
+
+
+class Heartbeat(enum.Enum):
+    """What the inverter's 0x305 did during a listening window."""
+
+    MISSING = "missing"  # none at all
+    STOPPED = "stopped"  # the last one is older than HEARTBEAT_LOST_S at the window's end
+    SPARSE = "sparse"  # fewer than the window must hold at the slowest accepted period
+    UNTIMED = "untimed"  # one, in a window too short to be sure of two: no period
+    IRREGULAR = "irregular"  # a period outside HEARTBEAT_OK_S
+    STEADY = "steady"
+
+
+@dataclass(frozen=True)
+class HeartbeatVerdict:
+    state: Heartbeat
+    seen: str  # what was seen, for the finding's text ("every 1.00 s, last 0.2 s ago")
+
+
+def min_heartbeats(duration_s: float) -> int:
+    """How many 0x305 a window of `duration_s` holds from a heartbeat that is alive.
+
+    At the slowest accepted period (HEARTBEAT_OK_S[1], 3 s) a window holds at
+    least floor(duration / 3 s) of them; and a window that long must show two,
+    or there is no period to judge (one 0x305 in 5 s is not a heartbeat).
+    """
+    slowest = HEARTBEAT_OK_S[1]
+    if duration_s < slowest:
+        return 1
+    return max(2, math.floor(duration_s / slowest))
+
+
+def judge_heartbeat(can: CanObservation) -> HeartbeatVerdict:
+    """Is the inverter's 0x305 alive until the end of the window, and steady?
+
+    The age of the last heartbeat (`CanObservation.last_heartbeat_age_s`) is
+    measured at the end of the window (see `discovery.fold_can`), so a
+    heartbeat that stopped early in the window is not taken for a live one.
+    """
+    count, period = can.heartbeat_count, can.heartbeat_period_s
     age = can.last_heartbeat_age_s
-    return [
-        Finding(
-            OK,
-            "protocol.heartbeat",
-            "The inverter answers: 0x305 "
-            + (f"every {period:.2f} s" if period else f"{can.heartbeat_count} time(s)")
-            + (f", last {age:.1f} s ago" if age is not None else ""),
+    if count == 0:
+        return HeartbeatVerdict(Heartbeat.MISSING, f"no 0x305 in {can.duration_s:.1f} s")
+    timing = f"every {period:.2f} s" if period is not None else f"{count} time(s)"
+    last = "" if age is None else f", last {age:.1f} s ago"
+    if age is not None and age > HEARTBEAT_LOST_S:
+        return HeartbeatVerdict(
+            Heartbeat.STOPPED,
+            f"{count} × 0x305, the last {age:.1f} s before the end of the "
+            f"{can.duration_s:.1f} s window (gone after {HEARTBEAT_LOST_S:.0f} s)",
         )
-    ]
+    least = min_heartbeats(can.duration_s)
+    if count < least:
+        return HeartbeatVerdict(
+            Heartbeat.SPARSE,
+            f"only {count} × 0x305 in {can.duration_s:.1f} s (a heartbeat every "
+            f"{HEARTBEAT_OK_S[1]:.0f} s or faster gives at least {least}){last}",
+        )
+    if period is None:
+        return HeartbeatVerdict(
+            Heartbeat.UNTIMED, f"0x305 seen {count} time(s) in {can.duration_s:.1f} s{last}"
+        )
+    if not HEARTBEAT_OK_S[0] <= period <= HEARTBEAT_OK_S[1]:
+        return HeartbeatVerdict(Heartbeat.IRREGULAR, f"{timing}{last}")
+    return HeartbeatVerdict(Heartbeat.STEADY, f"{timing}{last}")
+
+
+def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[Finding]:
+    needs = profile.protocol.heartbeat_0x305
+    verdict = judge_heartbeat(can)
+    match verdict.state:
+        case Heartbeat.MISSING:
+            verified = needs.value is True and needs.confidence.verified
+            return [
+                Finding(
+                    FAIL if needs.value is not False else INFO,
+                    "protocol.heartbeat",
+                    f"No 0x305 from the inverter in {can.duration_s:.1f} s: the inverter is not "
+                    "answering" + ("" if verified else " (whether it must is unverified)"),
+                    "Pylon-protocol inverters answer the battery with 0x305 about once a second",
+                    fix=f"switch the inverter on after the batteries, select "
+                    f"{profile.protocol.setting.value or 'its lithium / Pylon CAN setting'}, "
+                    "restart it, and check the cable reaches its BMS port",
+                )
+            ]
+        case Heartbeat.STOPPED | Heartbeat.SPARSE:
+            stopped = verdict.state is Heartbeat.STOPPED
+            return [
+                Finding(
+                    FAIL,
+                    "protocol.heartbeat",
+                    "The inverter's heartbeat 0x305 "
+                    + ("stopped during the window" if stopped else "is not steady"),
+                    verdict.seen,
+                    fix="check the CAN cable and its connectors at both ends (a loose plug "
+                    "comes and goes), the termination, and the inverter's battery setting",
+                )
+            ]
+        case Heartbeat.UNTIMED:
+            # All a window this short can hold, but no period to judge: said, not passed.
+            return [
+                Finding(
+                    INFO,
+                    "protocol.heartbeat",
+                    f"The inverter answers: 0x305 {can.heartbeat_count} time(s) in "
+                    f"{can.duration_s:.1f} s, too short a window to time it",
+                    verdict.seen,
+                    fix=f"listen longer: --window {HEARTBEAT_LOST_S + 0.5:g}",
+                )
+            ]
+        case Heartbeat.IRREGULAR:
+            return [
+                Finding(
+                    WARN,
+                    "protocol.heartbeat",
+                    f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
+                    "(about 1 s expected)",
+                    verdict.seen,
+                )
+            ]
+        case Heartbeat.STEADY:
+            return [
+                Finding(OK, "protocol.heartbeat", f"The inverter answers: 0x305 {verdict.seen}")
+            ]
 
 
 @dataclass(frozen=True)

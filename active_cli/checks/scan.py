@@ -3,7 +3,9 @@
 Each rule names what it saw and what to do about it, from the manual's limits
 (`spec.py`) and the failures installers meet on site (field-notes.md). Missing
 data is never good data: a pack whose alarms could not be read gets a finding
-saying so, not a clean bill of health.
+saying so, not a clean bill of health. What the master says on CAN is judged by
+`check protocol`'s own rules (`checks.protocol.battery_findings`), so a scan and
+a protocol check never disagree about one observation.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 from collections.abc import Iterable
 
 from active_cli import spec
+from active_cli.checks.protocol import Heartbeat, battery_findings, judge_heartbeat
 from active_cli.model import (
     AddressStatus,
     CanObservation,
@@ -22,10 +25,6 @@ from active_cli.model import (
 )
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
-
-# CAN: how long without a heartbeat counts as "not there" (reference/inverters.md:
-# a heuristic from a public BMS-to-inverter project, not a spec value).
-HEARTBEAT_LOST_S = 5.0
 
 
 def scan_findings(
@@ -39,7 +38,7 @@ def scan_findings(
         findings += _stack_findings(snapshot.packs)
         findings += _line_findings(snapshot)
     if snapshot.can is not None:
-        findings += can_findings(snapshot.can)
+        findings += can_findings(snapshot.can, expected_packs=expected_packs)
     return findings
 
 
@@ -173,7 +172,9 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
                     INFO,
                     "scan.range-shortened",
                     f"Addresses {_ranges(skipped)} not polled",
-                    f"the master reports {group} pack(s) and all of them answered; use "
+                    # Facts only: discovery stops once as many packs were read as
+                    # the master reports; GARBLED or REFUSED addresses do not count.
+                    f"the master reports {group} pack(s) and {len(found)} were read; use "
                     "--all-addresses to poll every address anyway",
                 )
             )
@@ -195,6 +196,27 @@ def pack_findings(pack: PackReading) -> list[Finding]:
     out: list[Finding] = []
     name = f"pack {pack.address}"
     cells = pack.cell_voltages_v
+    if not cells:
+        out.append(
+            Finding(
+                FAIL,
+                "pack.no-cells",
+                f"{name.capitalize()} reports no cell voltages",
+                "its 0x42 reply has a cell count of 0: nothing about its cells can be checked",
+                fix="check the BMS's cell sampling harness; the pack needs service",
+            )
+        )
+    if not pack.temperatures_c:
+        out.append(
+            Finding(
+                FAIL,
+                "pack.no-temperatures",
+                f"{name.capitalize()} reports no temperatures",
+                "its 0x42 reply has a temperature count of 0: the BMS cannot protect the "
+                "cells from heat or cold it does not see",
+                fix="check the temperature sensors' collection lines; the pack needs service",
+            )
+        )
     for number, volts in enumerate(cells, 1):
         if volts >= spec.CELL_OVER_VOLTAGE_PROTECT_V:
             out.append(
@@ -237,24 +259,26 @@ def pack_findings(pack: PackReading) -> list[Finding]:
                     f"alarm at {spec.CELL_UNDER_VOLTAGE_ALARM_V:.2f} V",
                 )
             )
-    if cells:
-        spread = pack.cell_spread_mv
-        if spread >= spec.CELL_SPREAD_FAIL_MV or spread >= spec.CELL_SPREAD_WARN_MV:
-            severity = FAIL if spread >= spec.CELL_SPREAD_FAIL_MV else WARN
-            low = cells.index(pack.min_cell_v) + 1
-            high = cells.index(pack.max_cell_v) + 1
-            out.append(
-                Finding(
-                    severity,
-                    "pack.cell-spread",
-                    f"Cell spread of {name}: {spread:.0f} mV (cell {low} lowest, cell {high} "
-                    "highest)",
-                    f"warn at {spec.CELL_SPREAD_WARN_MV:.0f} mV, fail at "
-                    f"{spec.CELL_SPREAD_FAIL_MV:.0f} mV",
-                    fix="charge fully and leave the pack to balance; a spread that stays needs "
-                    "service",
-                )
+    spread, lowest, highest = pack.cell_spread_mv, pack.min_cell_v, pack.max_cell_v
+    if (
+        spread is not None
+        and lowest is not None
+        and highest is not None
+        and spread >= spec.CELL_SPREAD_WARN_MV
+    ):
+        severity = FAIL if spread >= spec.CELL_SPREAD_FAIL_MV else WARN
+        low = cells.index(lowest) + 1
+        high = cells.index(highest) + 1
+        out.append(
+            Finding(
+                severity,
+                "pack.cell-spread",
+                f"Cell spread of {name}: {spread:.0f} mV (cell {low} lowest, cell {high} highest)",
+                f"warn at {spec.CELL_SPREAD_WARN_MV:.0f} mV, fail at "
+                f"{spec.CELL_SPREAD_FAIL_MV:.0f} mV",
+                fix="charge fully and leave the pack to balance; a spread that stays needs service",
             )
+        )
     out += _temperature_findings(pack, name)
     if not spec.MIN_VOLTAGE_V <= pack.voltage_v <= spec.MAX_VOLTAGE_V:
         out.append(
@@ -344,6 +368,23 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
     out: list[Finding] = []
     if len(packs) < 2:
         return out
+    by_serial: dict[str, list[int]] = {}
+    for pack in packs:
+        if pack.serial:
+            by_serial.setdefault(pack.serial, []).append(pack.address)
+    for serial, addresses in by_serial.items():
+        if len(addresses) > 1:
+            out.append(
+                Finding(
+                    FAIL,
+                    "stack.duplicate-serial",
+                    f"Addresses {_ranges(addresses)} report the same serial {serial}",
+                    "one pack answering at several addresses (replies credited to the wrong "
+                    "address), or a BMS with a copied serial: the packs cannot be told apart",
+                    fix="power the packs on one at a time and scan each: every pack must answer at "
+                    "exactly one address with its own serial (label on the pack)",
+                )
+            )
     firmwares = {p.firmware for p in packs if p.firmware}
     if len(firmwares) > 1:
         detail = ", ".join(f"pack {p.address}: {p.firmware}" for p in packs)
@@ -373,8 +414,9 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
                 fix="before linking, run `active check parallel`",
             )
         )
-    socs = [p.soc_pct for p in packs]
-    if max(socs) - min(socs) > 10:
+    # A pack that reports no full capacity has no SOC: left out, not taken as 0 %.
+    socs = [soc for p in packs if (soc := p.soc_pct) is not None]
+    if len(socs) >= 2 and max(socs) - min(socs) > 10:
         out.append(
             Finding(
                 INFO,
@@ -409,65 +451,80 @@ def _line_findings(snapshot: StackSnapshot) -> list[Finding]:
                 WARN,
                 "link.noise",
                 f"{snapshot.noise_bytes} byte(s) of noise on the line",
-                "bytes outside any frame: a wrong baud rate, swapped A/B, or a second master "
-                "(the inverter) talking on the same line",
+                "bytes outside any frame, or frames that answered another address or request: "
+                "a wrong baud rate, swapped A/B, a late reply, or a second master (the "
+                "inverter) talking on the same line",
                 fix="poll RS485 with the inverter's BMS cable unplugged, or read CAN passively",
             )
         )
     return out
 
 
-def can_findings(can: CanObservation) -> list[Finding]:
-    out: list[Finding] = []
-    state = can.state
-    if state is None:
-        detail = f"{can.frame_count} frame(s) in {can.duration_s:.1f} s"
-        if can.error_frames:
-            detail += f", {can.error_frames} error frame(s)"
-        out.append(
-            Finding(
-                FAIL,
-                "can.no-battery-frames",
-                "No battery message on CAN",
-                detail,
-                fix="Pylon LV CAN runs at 500 kbit/s: check --bitrate, termination (about 60 Ω "
-                "between CAN-H and CAN-L with power off) and the H/L wires (battery pins 4/5)",
+def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> list[Finding]:
+    """What the master says on CAN, and whether the inverter answers.
+
+    The battery's side (message set, cycle, limits, flags, module count against
+    `expected_packs`) is `check protocol`'s own rules (`battery_findings`), so
+    both commands give the same verdict; codes are ``can.*`` here. The
+    heartbeat is judged as there too, but only warned about: during a scan the
+    inverter may well be off on purpose.
+    """
+    out = battery_findings(can, area="can", expected_packs=expected_packs)
+    if can.state is None:
+        return out  # no battery on CAN: an inverter has nothing to answer
+    verdict = judge_heartbeat(can)
+    match verdict.state:
+        case Heartbeat.STEADY:
+            out.append(
+                Finding(
+                    OK,
+                    "can.heartbeat",
+                    f"Inverter heartbeat 0x305 present, every {can.heartbeat_period_s:.2f} s",
+                    verdict.seen,
+                )
             )
-        )
-        return out
-    ids = ", ".join(f"0x{i:03X}" for i in can.ids_seen)
-    out.append(
-        Finding(
-            OK,
-            "can.battery-frames",
-            f"Battery broadcasting {state.protocol} on CAN",
-            f"ids {ids}; {can.frame_count} frames in {can.duration_s:.1f} s",
-        )
-    )
-    if can.heartbeat_count:
-        period = f"every {can.heartbeat_period_s:.2f} s" if can.heartbeat_period_s else "seen once"
-        out.append(Finding(OK, "can.heartbeat", f"Inverter heartbeat 0x305 present, {period}"))
-    else:
-        out.append(
-            Finding(
-                WARN,
-                "can.heartbeat",
-                f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
-                "the inverter is off, not wired to CAN, or set to another battery protocol",
-                fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
-                "setting; `active check protocol --inverter NAME` says which",
+        case Heartbeat.MISSING:
+            out.append(
+                Finding(
+                    WARN,
+                    "can.heartbeat",
+                    f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
+                    "the inverter is off, not wired to CAN, or set to another battery protocol",
+                    fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
+                    "setting; `active check protocol --inverter NAME` says which",
+                )
             )
-        )
-    if state.protections:
-        out.append(
-            Finding(
-                FAIL,
-                "can.protection",
-                f"Battery reports protection on CAN: {', '.join(state.protections)}",
+        case Heartbeat.STOPPED | Heartbeat.SPARSE:
+            out.append(
+                Finding(
+                    WARN,
+                    "can.heartbeat",
+                    "Inverter heartbeat 0x305 "
+                    + ("stopped" if verdict.state is Heartbeat.STOPPED else "is not steady"),
+                    verdict.seen,
+                    fix="a heartbeat that comes and goes is a loose CAN plug, missing "
+                    "termination or an inverter restarting; `active check protocol` judges it",
+                )
             )
-        )
-    if state.alarms:
-        out.append(
-            Finding(WARN, "can.alarm", f"Battery reports alarms on CAN: {', '.join(state.alarms)}")
-        )
+        case Heartbeat.UNTIMED:
+            out.append(
+                Finding(
+                    INFO,
+                    "can.heartbeat",
+                    f"Inverter heartbeat 0x305 present, {can.heartbeat_count} time(s) in "
+                    f"{can.duration_s:.1f} s: too short a window to time it",
+                    verdict.seen,
+                    fix="listen longer: --can-window 5.5",
+                )
+            )
+        case Heartbeat.IRREGULAR:
+            out.append(
+                Finding(
+                    WARN,
+                    "can.heartbeat",
+                    f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
+                    "(about 1 s expected)",
+                    verdict.seen,
+                )
+            )
     return out

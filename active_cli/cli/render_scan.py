@@ -34,9 +34,7 @@ def progress(*, enabled: bool) -> Iterator[Callable[[int, str], None] | None]:
         yield update
 
 
-def describe_connection(
-    snapshot: StackSnapshot, connection: Connection, site_baud: int | None
-) -> StackSnapshot:
+def describe_connection(snapshot: StackSnapshot, connection: Connection) -> StackSnapshot:
     port = f"simulator ({connection.sim})" if connection.sim else connection.port
     can = connection.can_options().describe() if connection.interface else None
     if connection.sim:
@@ -45,7 +43,7 @@ def describe_connection(
         snapshot,
         port=port if connection.wants_rs485 else None,
         # The link's own baud (discovery sets it) wins: with --sim it is the site's.
-        baud=snapshot.baud or site_baud or (connection.baud if connection.wants_rs485 else None),
+        baud=snapshot.baud or (connection.baud if connection.wants_rs485 else None),
         can_interface=can if connection.wants_can else None,
     )
 
@@ -57,8 +55,19 @@ def _alarm_words(pack: PackReading) -> str:
     return ", ".join(words) if words else "none"
 
 
-def _style(value: float, low: float, high: float) -> str:
-    return "bold red" if value < low or value > high else ""
+def _known(value: float | None, fmt: str) -> str:
+    """`value` formatted, or "?" when the pack did not report it (never a made-up 0)."""
+    return "?" if value is None else format(value, fmt)
+
+
+def _cells(pack: PackReading) -> str:
+    low, high, spread = pack.min_cell_v, pack.max_cell_v, pack.cell_spread_mv
+    if low is None or high is None or spread is None:
+        return "?"
+    text = f"{low:.3f}–{high:.3f} ({spread:.0f} mV)"
+    if low < spec.CELL_UNDER_VOLTAGE_ALARM_V or high >= spec.CELL_OVER_VOLTAGE_ALARM_V:
+        return f"[bold red]{text}[/]"
+    return text
 
 
 def packs_table(snapshot: StackSnapshot) -> Table:
@@ -69,31 +78,17 @@ def packs_table(snapshot: StackSnapshot) -> Table:
     table.add_column("max °C", justify="right")
     table.add_column("alarms")
     for pack in snapshot.packs:
-        cells = (
-            f"{pack.min_cell_v:.3f}–{pack.max_cell_v:.3f} ({pack.cell_spread_mv:.0f} mV)"
-            if pack.cell_voltages_v
-            else "—"
-        )
-        cell_style = _style(
-            pack.min_cell_v,
-            spec.CELL_UNDER_VOLTAGE_ALARM_V,
-            spec.CELL_OVER_VOLTAGE_ALARM_V - 0.001,
-        )
-        temp = pack.max_temp_c if pack.temperatures_c else float("nan")
         table.add_row(
             str(pack.address),
             escape(pack.serial or "?"),
             escape(pack.firmware or "?"),
             f"{pack.voltage_v:.2f}",
             f"{pack.current_a:+.1f}",
-            f"{pack.soc_pct:.0f}",
-            "?" if pack.soh_pct is None else f"{pack.soh_pct:.0f}",
+            _known(pack.soc_pct, ".0f"),
+            _known(pack.soh_pct, ".0f"),
             str(pack.cycles),
-            f"[{cell_style or _style(pack.max_cell_v, 0, spec.CELL_OVER_VOLTAGE_ALARM_V - 0.001)}]"
-            f"{cells}[/]"
-            if (cell_style or pack.max_cell_v >= spec.CELL_OVER_VOLTAGE_ALARM_V)
-            else cells,
-            f"{temp:.1f}",
+            _cells(pack),
+            _known(pack.max_temp_c, ".1f"),
             escape(_alarm_words(pack)),
         )
     return table
@@ -109,10 +104,13 @@ def summary_lines(snapshot: StackSnapshot) -> list[str]:
     if packs:
         total_a = sum(p.current_a for p in packs)
         volts = sum(p.voltage_v for p in packs) / len(packs)
-        soc = min(p.soc_pct for p in packs)
+        socs = [soc for p in packs if (soc := p.soc_pct) is not None]
+        lowest = "lowest SOC " + (f"{min(socs):.0f} %" if socs else "?")
+        if socs and len(socs) < len(packs):
+            lowest += f" ({len(packs) - len(socs)} unknown)"
         lines.append(
             f"Stack: {len(packs)} pack(s), {volts:.2f} V, {total_a:+.1f} A, "
-            f"lowest SOC {soc:.0f} %, {spec.usable_energy_kwh(len(packs)):.2f} kWh usable"
+            f"{lowest}, {spec.usable_energy_kwh(len(packs)):.2f} kWh usable"
         )
         if snapshot.group_count is not None:
             master, count = snapshot.master_address, snapshot.group_count

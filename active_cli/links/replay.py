@@ -37,7 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from active_cli.errors import DataFileError, DecodeError, LinkError, LinkTimeout, UsageError
 from active_cli.links.can_link import CanRecord
-from active_cli.links.serial_link import SerialLink, wire_time_s
+from active_cli.links.serial_link import SerialLink, request_frame, stray_reason, wire_time_s
 from active_cli.logs.can_reader import CanLogReader
 from active_cli.logs.rs485_log import (
     HEADER_PREFIX,
@@ -222,6 +222,9 @@ class Exchange:
 
     ``reply`` is None when nothing came back before the next request (or the
     end of the capture); ``complete`` is False for an ``# incomplete reply``.
+    ``later`` holds the frames heard after ``reply`` before the next request,
+    as (frame, time, complete): when ``reply`` was a stray (another address's
+    frame, a late reply), the live link read on and took one of these.
     Times are seconds since the epoch, from the capture.
     """
 
@@ -230,6 +233,7 @@ class Exchange:
     reply: bytes | None = None
     reply_time: float | None = None
     complete: bool = True
+    later: tuple[tuple[bytes, float, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,9 +248,10 @@ def read_rs485_capture(path: str | Path, *, default_baud: int = 9600) -> Rs485Ca
     """Pair each TX of a ``.rs485`` capture with the reply that followed it.
 
     The first RX or ?? frame after a TX is its reply, as the live link takes
-    the first frame it hears; a TX followed by another TX got none. Frames
-    heard with no request pending (a second reply, another master's traffic
-    before the first TX) are not replies to anything and are skipped.
+    the first frame it hears; a TX followed by another TX got none. Further
+    frames before the next TX go to the exchange's ``later`` (the live link
+    reads on past a stray). Frames heard before the first TX are not replies
+    to anything and are skipped.
     Raises DataFileError naming the file and line for anything unreadable.
     """
     name = str(path)
@@ -254,12 +259,17 @@ def read_rs485_capture(path: str | Path, *, default_baud: int = 9600) -> Rs485Ca
     noise = 0
     exchanges: list[Exchange] = []
     pending: tuple[bytes, float] | None = None
+    answered = False  # the last exchange got its reply and no TX followed yet
 
     def close_pending() -> None:
         nonlocal pending
         if pending is not None:
             exchanges.append(Exchange(pending[0], pending[1]))
             pending = None
+
+    def hear_later(frame: bytes, stamp: float, complete: bool) -> None:
+        last = exchanges[-1]
+        exchanges[-1] = replace(last, later=(*last.later, (frame, stamp, complete)))
 
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below
@@ -277,15 +287,19 @@ def read_rs485_capture(path: str | Path, *, default_baud: int = 9600) -> Rs485Ca
                 if line.startswith(HEADER_PREFIX) and (match := _BAUD_RE.search(line)):
                     baud = int(match.group(1))
                 elif line.startswith(INCOMPLETE_PREFIX):
-                    if pending is not None:
+                    if pending is not None or answered:
                         try:
                             heard = unescape_frame(line[len(INCOMPLETE_PREFIX) :])[:-1]
                         except ValueError as e:
                             raise DataFileError(name, f"bad frame text: {e}", line=number) from e
-                        exchanges.append(
-                            Exchange(pending[0], pending[1], heard, pending[1], complete=False)
-                        )
-                        pending = None
+                        if pending is None:
+                            hear_later(heard, exchanges[-1].request_time, False)
+                        else:
+                            exchanges.append(
+                                Exchange(pending[0], pending[1], heard, pending[1], complete=False)
+                            )
+                            pending = None
+                            answered = True
                 elif match := _NOISE_RE.match(line):
                     noise += int(match.group(1))
                 continue
@@ -296,9 +310,13 @@ def read_rs485_capture(path: str | Path, *, default_baud: int = 9600) -> Rs485Ca
             if record.direction == "TX":
                 close_pending()
                 pending = (record.frame, stamp)
+                answered = False
             elif pending is not None:
                 exchanges.append(Exchange(pending[0], pending[1], record.frame, stamp))
                 pending = None
+                answered = True
+            elif answered:
+                hear_later(record.frame, stamp, True)
         close_pending()
     if baud <= 0:
         raise DataFileError(name, f"baud={baud} in the header is not a baud rate", line=1)
@@ -371,22 +389,35 @@ class ReplayLink(SerialLink):
                 self.unrecorded_requests += 1
             raise self._timeout(request, adr, patient)
         exchange = queue.popleft()
-        reply = exchange.reply
-        if reply is None:
+        if exchange.reply is None:
             raise self._timeout(request, adr, patient)
-        self.stats.bytes_received += len(reply)
+        heard = (
+            (exchange.reply, exchange.reply_time or exchange.request_time, exchange.complete),
+            *exchange.later,
+        )
         self.stats.replies_heard += 1
-        if not exchange.complete:
-            raise DecodeError(
-                "reply did not complete (no CR before the line went quiet)", frame=reply
-            )
-        frame = pylon_rs485.decode_frame(reply)
-        if exchange.reply_time is not None:
-            # The capture stamps a frame when its CR arrived: take the wire
-            # time of both frames off to get the BMS's latency, as live.
-            wire = wire_time_s(len(request) + len(reply), self.baud)
-            self._learn_latency(exchange.reply_time - exchange.request_time - wire)
-        return frame
+        asked = request_frame(request)
+        strays = 0
+        for reply, reply_time, complete in heard:
+            self.stats.bytes_received += len(reply)
+            if not complete:
+                raise DecodeError(
+                    "reply did not complete (no CR before the line went quiet)", frame=reply
+                )
+            frame = pylon_rs485.decode_frame(reply)
+            if asked is not None and stray_reason(asked, frame) is not None:
+                # As the live link: dropped, read on. Its bytes are already in
+                # the capture's noise count (the live link counted them).
+                self.stats.stray_frames += 1
+                strays += 1
+                continue
+            if not strays and exchange.reply_time is not None:
+                # The capture stamps a frame when its CR arrived: take the wire
+                # time of both frames off to get the BMS's latency, as live.
+                wire = wire_time_s(len(request) + len(reply), self.baud)
+                self._learn_latency(reply_time - exchange.request_time - wire)
+            return frame
+        raise self._timeout(request, adr, patient)
 
     def _timeout(self, request: bytes, adr: int | None, patient: bool) -> LinkTimeout:
         # The live link's words, with the budget it would have had by now.

@@ -9,11 +9,14 @@ Timing is derived from the line instead of a fixed multi-second timeout: a
 reply must *start* within the request's own wire time plus the BMS latency
 budget (so a silent address costs tens of milliseconds, not seconds), and once
 bytes flow it may take its expected wire time with a margin, extended while
-bytes keep arriving. One retry follows a timeout or a corrupted reply (cheap
-adapters and long cables lose the odd frame; field notes §5). Framing and
-decoding are the pure codec's; this module only moves bytes. An optional
-``recorder`` sees every frame that crossed the line (`links.replay` writes
-them to a ``.rs485`` capture that replays the exchange offline).
+bytes keep arriving. A frame whose ADR or CID1 does not answer the request (a
+late reply to an earlier request, another master's traffic) is a stray: it is
+dropped, counted with the noise, and reading goes on. One retry follows a
+timeout or a corrupted reply (cheap adapters and long cables lose the odd
+frame; field notes §5). Framing and decoding are the pure codec's; this module
+only moves bytes. An optional ``recorder`` sees every frame that crossed the
+line (`links.replay` writes them to a ``.rs485`` capture that replays the
+exchange offline).
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ _EXPECTED_REPLY_BYTES: dict[int, int] = {
 }
 _GROUP_REPLY_BYTES_PER_PACK = 2 * 70
 _MAX_PACKS = 16
+# Requests any pack may answer with its own ADR: 0x4F/0x51 at ADR 0 get the
+# master's ADR back (reference §3.8, real clients), 0xFF is the broadcast.
+_ANY_ADR = frozenset({0x00, 0xFF})
+# Stray frames that each give the real reply a fresh start budget; past this, a
+# line flooded by another master ends the request at its deadline.
+_MAX_STRAYS = 4
 
 FrameRecorder = Callable[[str, bytes, float], None]
 """Called with (direction, frame, wall-clock time.time()) for every frame.
@@ -98,12 +107,16 @@ class LinkStats:
     ``bytes_received`` every byte read (noise and echoes included), and
     ``replies_heard`` every transaction in which the far end started to answer:
     together they give the wire-time lower bound of a scan (benches/scan.py).
+    ``stray_frames`` counts valid frames dropped because they did not answer
+    the request (another ADR or CID1); their bytes are in ``noise_bytes`` too.
     """
 
     noise_bytes: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
     replies_heard: int = 0
+    stray_frames: int = 0
+    stray_bytes: int = 0
     per_address: dict[int, AddressStats] = field(default_factory=dict)
 
     def address(self, adr: int) -> AddressStats:
@@ -113,6 +126,29 @@ class LinkStats:
 def wire_time_s(byte_count: int, baud: int) -> float:
     """Seconds `byte_count` bytes take on an 8N1 line at `baud`."""
     return byte_count * BITS_PER_BYTE / baud
+
+
+def stray_reason(request: Frame, reply: Frame) -> str | None:
+    """Why `reply` cannot be the answer to `request`; None when it can.
+
+    A BMS answers with its own ADR and the request's CID1. Any other frame on
+    the line is a late reply to an earlier request (a slow pack, a retry that
+    crossed its answer) or another master's traffic; crediting it to the
+    address just polled would put one pack's values under another's address.
+    """
+    if reply.cid1 != request.cid1:
+        return f"CID1 0x{reply.cid1:02X}, not the 0x{request.cid1:02X} asked"
+    if request.adr not in _ANY_ADR and reply.adr != request.adr:
+        return f"ADR {reply.adr} answered a request to ADR {request.adr}"
+    return None
+
+
+def request_frame(request: bytes) -> Frame | None:
+    """The header of a request as built, to check replies against (None: not a frame)."""
+    try:
+        return pylon_rs485.decode_frame(request)
+    except DecodeError:
+        return None
 
 
 def expected_reply_bytes(command: int, *, group: bool = False) -> int:
@@ -273,6 +309,8 @@ class SerialLink:
         budget = self.latency_budget_s if patient else self.reply_start_budget_s
         deadline = sent + request_wire + budget
         first_byte_at: float | None = None
+        asked = request_frame(request)
+        strays = 0
         while True:
             now = self._clock()
             remaining = deadline - now
@@ -291,11 +329,12 @@ class SerialLink:
             self.stats.bytes_received += len(chunk)
             if first_byte_at is None:
                 first_byte_at = now
-                self.stats.replies_heard += 1
+                if not strays:
+                    self.stats.replies_heard += 1
                 # A reply may take its expected wire time plus a margin from here.
                 deadline = now + 1.5 * wire_time_s(expected_reply_bytes, self.baud) + 0.05
             frames = self._framer.feed(chunk)
-            self.stats.noise_bytes = self._framer.noise_bytes
+            self.stats.noise_bytes = self._framer.noise_bytes + self.stats.stray_bytes
             for raw in frames:
                 if raw == request:
                     continue  # our own request echoed back by the adapter
@@ -308,16 +347,33 @@ class SerialLink:
                     raise
                 if self.recorder is not None:
                     self.recorder("RX", raw, time.time())
-                self._learn_latency(first_byte_at - sent - request_wire)
+                stray = None if asked is None else stray_reason(asked, frame)
+                if stray is not None:
+                    log.debug("stray frame dropped (%s)", stray)
+                    self.stats.stray_frames += 1
+                    self.stats.stray_bytes += len(raw)
+                    self.stats.noise_bytes = self._framer.noise_bytes + self.stats.stray_bytes
+                    strays += 1
+                    if strays <= _MAX_STRAYS:
+                        # The real reply could not start while the stray held the
+                        # line: it gets its own start budget from here.
+                        first_byte_at = None
+                        deadline = max(deadline, now + budget)
+                    continue
+                if not strays and first_byte_at is not None:
+                    # After a stray, the reply's delay was the stray's doing.
+                    self._learn_latency(first_byte_at - sent - request_wire)
                 return frame
             # Bytes still arriving: do not cut a slow but live reply short.
             deadline = max(deadline, now + 20 * wire_time_s(1, self.baud) + 0.02)
-        if first_byte_at is not None and self.recorder is not None:
+        started = first_byte_at is not None or bool(self._framer.pending())
+        if started and self.recorder is not None:
             self.recorder("??", self._framer.pending(), time.time())
-        if first_byte_at is None:
+        if not started:
             raise LinkTimeout(
                 f"no reply within {1000 * (request_wire + budget):.0f} ms"
                 + (f" from address {adr}" if adr is not None else "")
+                + (f" (only {strays} frame(s) for another request)" if strays else "")
             )
         raise DecodeError(
             "reply did not complete (no CR before the line went quiet)",
