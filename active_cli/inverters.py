@@ -301,7 +301,14 @@ def load_profile(name: str, directory: Path | None = None) -> InverterProfile:
 
 def load_profile_file(path: Path) -> InverterProfile:
     """Parse and validate one profile file; any problem raises DataFileError."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataFileError(
+            str(path), f"not UTF-8 text (byte {e.start}): save the profile as UTF-8"
+        ) from e
+    except OSError as e:
+        raise DataFileError(str(path), f"cannot be read: {e.strerror or e}") from e
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -128,11 +128,26 @@ def test_thresholds_and_cable_are_overridable() -> None:
         {"link_cable_m": -1.0},
         {"cable_mm2": 0.0},
         {"spread_warn_v": 0.6, "spread_fail_v": 0.5},
+        # NaN slips past every "<= 0" test and inf turns the current into 0 A.
+        {"pack_resistance_ohm": float("nan")},
+        {"pack_resistance_ohm": float("inf")},
+        {"link_cable_m": float("inf")},
+        {"link_cable_m": float("nan")},
+        {"cable_mm2": float("nan")},
+        {"resistivity_ohm_mm2_per_m": float("inf")},
+        {"spread_warn_v": float("nan")},
+        {"spread_fail_v": float("inf")},
     ],
 )
 def test_nonsense_assumptions_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ParallelAssumptions(**kwargs)
+
+
+@pytest.mark.parametrize("volts", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_voltage_is_refused(volts: float) -> None:
+    with pytest.raises(ValueError, match="not a voltage"):
+        PackVoltage("pack 1", volts)
 
 
 def test_readings_outside_the_manuals_range_fail() -> None:
@@ -143,8 +158,11 @@ def test_readings_outside_the_manuals_range_fail() -> None:
 
 
 def test_pack_counts() -> None:
+    # One pack (an RS485 read of unlinked packs finds only the one plugged in)
+    # cannot be judged: nothing to compare is a failure, not a pass.
     one = check_parallel(packs(53.2))
-    assert one.findings[0].code == "parallel.count" and not one.failed
+    assert one.findings[0].code == "parallel.count" and one.failed
+    assert "nothing to compare" in one.findings[0].title
     many = check_parallel(packs(*([53.2] * 17)))
     assert many.failed and any(f.code == "parallel.count" and f.failed for f in many.findings)
     sixteen = check_parallel(packs(*([53.2] * 16)))
@@ -173,6 +191,85 @@ def test_rs485_readings_bring_soc_spread_and_rest_check() -> None:
     assert soc.severity is Severity.INFO and "flat" in soc.detail
     rest = finding(result, "parallel.not-at-rest")
     assert rest.severity is Severity.WARN and rest.evidence == ("ADR 3: +4.0 A",)
+
+
+def _reading(
+    address: int,
+    volts: float = 53.1,
+    *,
+    serial: str | None = None,
+    alarm_read: bool = True,
+    protections: tuple[str, ...] = (),
+    full_ah: float = 314.0,
+) -> PackReading:
+    return PackReading(
+        address=address,
+        protocol_variant="pylon",
+        cell_voltages_v=(3.3,) * 16,
+        temperatures_c=(25.0,),
+        current_a=0.0,
+        voltage_v=volts,
+        remaining_ah=157.0,
+        full_ah=full_ah,
+        cycles=1,
+        serial=serial,
+        alarm_read=alarm_read,
+        protections=protections,
+    )
+
+
+def test_the_same_serial_twice_fails_as_a_pack_read_twice() -> None:
+    # --one-by-one with Enter pressed twice and the cable not moved: the same pack.
+    first = PackVoltage.from_reading(_reading(1, serial="ACT1"), "pack 1")
+    again = PackVoltage.from_reading(_reading(1, serial="ACT1"), "pack 2")
+    result = check_parallel([first, again])
+    assert result.spread_v == 0.0  # the voltages alone would pass
+    twice = finding(result, "parallel.read-twice")
+    assert twice.failed and "pack 1 and pack 2" in twice.title and "ACT1" in twice.title
+    # Different serials, or unknown ones, are not a repeat.
+    other = PackVoltage.from_reading(_reading(1, serial="ACT2"), "pack 2")
+    unknown = [PackVoltage.from_reading(_reading(n), f"pack {n}") for n in (1, 2)]
+    for group in ([first, other], unknown):
+        assert not check_parallel(group).failed
+
+
+def test_unread_alarms_and_bms_protection_fail() -> None:
+    quiet = PackVoltage.from_reading(_reading(2, serial="A", alarm_read=False))
+    protecting = PackVoltage.from_reading(
+        _reading(3, serial="B", protections=("cell over-voltage",))
+    )
+    fine = PackVoltage.from_reading(_reading(4, serial="C"))
+    result = check_parallel([quiet, protecting, fine])
+    assert finding(result, "parallel.spread").severity is Severity.OK
+    unknown = finding(result, "parallel.alarms-unknown")
+    assert unknown.failed and "ADR 2" in unknown.title and "ADR 3" not in unknown.title
+    protection = finding(result, "parallel.bms-protection")
+    assert protection.failed and "ADR 3" in protection.title
+    assert "cell over-voltage" in protection.title
+    # A multimeter reading has no alarm state to miss.
+    assert not check_parallel(packs(53.1, 53.1)).failed
+
+
+def test_failing_scan_findings_are_carried_unless_judged_here() -> None:
+    stopped = Finding(Severity.FAIL, "scan.stopped-answering", "Pack at 3 answered, then stopped")
+    spread = Finding(Severity.FAIL, "stack.voltage-spread", "Pack voltages differ by 0.6 V")
+    gap = Finding(Severity.WARN, "scan.gap", "Address 2 missing")
+    readings = [PackVoltage.from_reading(_reading(n, serial=str(n))) for n in (1, 3)]
+    result = check_parallel(readings, scan_findings=[stopped, spread, gap])
+    assert result.failed and stopped in result.findings
+    # The spread is this check's own verdict (with its own thresholds), and
+    # only failures are carried.
+    assert spread not in result.findings and gap not in result.findings
+    assert not check_parallel(readings, scan_findings=[spread, gap]).failed
+
+
+def test_unknown_soc_is_left_out_of_the_soc_spread() -> None:
+    # model.PackReading.soc_pct is None without a full capacity.
+    no_capacity = PackVoltage.from_reading(_reading(1, serial="A", full_ah=0.0))
+    assert no_capacity.soc_pct is None
+    result = check_parallel([no_capacity, PackVoltage.from_reading(_reading(2, serial="B"))])
+    assert result.soc_spread_pct is None
+    assert not any(f.code == "parallel.soc-spread" for f in result.findings)
 
 
 VOLTS = st.floats(min_value=44.8, max_value=57.6, allow_nan=False).map(lambda v: round(v, 2))

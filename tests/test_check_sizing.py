@@ -126,8 +126,23 @@ def test_a_well_sized_stack_passes() -> None:
     assert any("44.8 V" in a for a in result.assumptions)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
 @pytest.mark.parametrize(
-    ("power", "packs", "load"), [(0, 1, None), (-5, 1, None), (3000, 0, None), (3000, 1, 0)]
+    ("power", "packs", "load"),
+    [
+        (0, 1, None),
+        (-5, 1, None),
+        (3000, 0, None),
+        (3000, 1, 0),
+        # inf raised OverflowError and nan "cannot convert float NaN to integer".
+        (INF, 1, None),
+        (NAN, 1, None),
+        (-INF, 1, None),
+        (3000, 1, INF),
+        (3000, 1, NAN),
+    ],
 )
 def test_nonsense_input_is_refused(power: float, packs: int, load: float | None) -> None:
     with pytest.raises(ValueError):

@@ -131,7 +131,12 @@ def test_cable_connects_each_needed_line_to_the_right_pin_and_nothing_forbidden(
 
 
 @pytest.mark.parametrize("profile", load_all(), ids=lambda p: p.id)
-def test_wiring_never_fails_without_a_claim_and_flags_unverified(profile: InverterProfile) -> None:
+def test_wiring_fails_only_on_a_straight_lead_claim_and_flags_unverified(
+    profile: InverterProfile,
+) -> None:
+    # Without a claim the check only warns; with --straight-lead it fails
+    # unless the lead is known to fit (an unverified fit or an unknown bus
+    # cannot be answered "yes").
     result = check_wiring(profile)
     assert not result.failed
     cable = result.cable
@@ -139,6 +144,20 @@ def test_wiring_never_fails_without_a_claim_and_flags_unverified(profile: Invert
     warnings = [f for f in result.findings if f.severity is Severity.WARN]
     if unverified:
         assert any("unverified" in f.title for f in warnings), [f.title for f in warnings]
+    claimed = check_wiring(profile, straight_lead=True)
+    assert claimed.failed == (cable.straight is not StraightLead.FITS)
+    if cable.bus is None:
+        assert claimed.failed
+
+
+def test_straight_lead_claim_on_an_unknown_port_fails_and_says_what_to_confirm() -> None:
+    unknown = next(p for p in load_all() if p.bus.kind.value is None)
+    result = check_wiring(unknown, straight_lead=True)
+    cable = next(f for f in result.findings if f.code == "wiring.cable")
+    assert cable.severity is Severity.FAIL
+    assert "the bus it uses is not known" in cable.title
+    assert "which bus" in cable.fix and "pins 1, 2, 4 and 5" in cable.fix
+    assert any("battery pin 1" in line for line in cable.evidence)
 
 
 def test_deye_straight_lead_fits_on_two_sources() -> None:

@@ -37,7 +37,7 @@ def test_wiring_deye_text(run_cli: Run) -> None:
 
 
 def test_wiring_victron_json_gives_the_custom_cable(run_cli: Run) -> None:
-    result = run_cli("check", "wiring", "-i", "cerbo-gx", "--packs", "2", "--json")
+    result = run_cli("check", "wiring", "--inverter", "cerbo-gx", "--packs", "2", "--json")
     assert result.exit_code == 0, result.stderr
     data = result.json()
     assert data["inverter"] == "victron"
@@ -53,26 +53,42 @@ def test_wiring_victron_json_gives_the_custom_cable(run_cli: Run) -> None:
 
 
 def test_wiring_victron_text_says_where_each_wire_goes(run_cli: Run) -> None:
-    out = run_cli("check", "wiring", "-i", "victron").stdout
+    out = run_cli("check", "wiring", "--inverter", "victron").stdout
     assert "put the blue wire into pin 7, the white-blue wire into pin 8" in out
     assert "Leave open at the inverter: 3 (GND), 4 (RESERVED), 5 (RESERVED), 6 (POWER)" in out
 
 
 def test_wiring_straight_lead_on_victron_exits_1(run_cli: Run) -> None:
-    result = run_cli("check", "wiring", "-i", "victron", "--straight-lead")
+    result = run_cli("check", "wiring", "--inverter", "victron", "--straight-lead")
     assert result.exit_code == 1
     assert "does NOT work" in result.stdout
 
 
 @pytest.mark.parametrize("profile", [p.id for p in inverters.load_all()])
 def test_wiring_runs_for_every_profile(run_cli: Run, profile: str) -> None:
-    result = run_cli("check", "wiring", "-i", profile, "--json")
+    # Without --straight-lead nothing is claimed: unknowns warn, exit 0.
+    result = run_cli("check", "wiring", "--inverter", profile, "--json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["inverter"] == profile
 
 
+def test_wiring_straight_lead_on_an_unknown_port_exits_1(run_cli: Run) -> None:
+    # Gospower: bus and pins unknown, so "my straight lead fits" cannot be confirmed.
+    result = run_cli("check", "wiring", "--inverter", "gospower", "--straight-lead", "--json")
+    assert result.exit_code == 1, result.stderr
+    cable = next(f for f in result.json()["findings"] if f["code"] == "wiring.cable")
+    assert cable["severity"] == "fail" and "not known" in cable["title"]
+
+
+def test_wiring_has_no_i_shortcut(run_cli: Run) -> None:
+    # -i is --interface (CAN) everywhere else; in `check wiring` it is not an option.
+    result = run_cli("check", "wiring", "-i", "deye")
+    assert result.exit_code == 2
+    assert "-i" in result.stderr
+
+
 def test_wiring_unknown_inverter_is_a_usage_error(run_cli: Run) -> None:
-    result = run_cli("check", "wiring", "-i", "fronius")
+    result = run_cli("check", "wiring", "--inverter", "fronius")
     assert result.exit_code == 2
     assert "no inverter profile 'fronius'" in result.stderr
     assert "deye" in result.stderr  # the hint lists the known ones
@@ -84,7 +100,7 @@ def test_bad_profile_file_exits_4_naming_file_and_key(
     text = (ROOT / "inverters" / "deye.toml").read_text(encoding="utf-8")
     (tmp_path / "deye.toml").write_text(text.replace("pin = 7\n", "pin = 9\n"), encoding="utf-8")
     monkeypatch.setattr(inverters, "profiles_dir", lambda: tmp_path)
-    for args in (("check", "wiring", "-i", "deye"), ("inverters",)):
+    for args in (("check", "wiring", "--inverter", "deye"), ("inverters",)):
         result = run_cli(*args)
         assert result.exit_code == 4
         assert "deye.toml" in result.stderr and "port.pins[6].pin" in result.stderr
@@ -130,11 +146,54 @@ def test_parallel_overrides(run_cli: Run) -> None:
         ("--voltages", "53.2", "abc"),
         (),
         ("--voltages", "53", "52", "--warn-spread", "0.6", "--fail-spread", "0.5"),
+        # Non-finite numbers once gave "OK, about nan A" with exit 0.
+        ("53.0", "53.1", "--pack-resistance-mohm", "nan"),
+        ("53.0", "53.1", "--link-cable-m", "inf"),
+        ("53.0", "53.1", "--cable-mm2", "nan"),
+        ("53.0", "53.1", "--warn-spread", "nan"),
+        ("53.0", "nan"),
+        ("53.0", "inf"),
+        ("--sim", "healthy-4", "--baud", "0"),
     ],
 )
 def test_parallel_usage_errors(run_cli: Run, args: tuple[str, ...]) -> None:
     result = run_cli("check", "parallel", *args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_parallel_nothing_answering_exits_3_with_one_line(run_cli: Run) -> None:
+    result = run_cli("check", "parallel", "--port", "loop://", "--addresses", "1")
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error: no pack answered on loop://")
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parallel_one_pack_answering_fails_with_nothing_to_compare(run_cli: Run) -> None:
+    result = run_cli("check", "parallel", "--sim", "healthy-1", "--addresses", "1", "--json")
+    assert result.exit_code == 1, result.stderr
+    count = next(f for f in result.json()["findings"] if f["code"] == "parallel.count")
+    assert count["severity"] == "fail" and "Only one pack" in count["title"]
+
+
+def test_parallel_carries_what_the_scan_learned(run_cli: Run) -> None:
+    # Pack 3 stops answering: the voltages agree, but the check must not pass.
+    result = run_cli("check", "parallel", "--sim", "stop-answering", "-a", "1-3", "--json")
+    assert result.exit_code == 1, result.stderr
+    data = result.json()
+    assert data["spread_v"] < 0.2
+    codes = {f["code"]: f["severity"] for f in data["findings"]}
+    assert codes["scan.stopped-answering"] == "fail"
+    assert codes["parallel.spread"] == "ok"
+    assert {p["alarm_read"] for p in data["packs"]} == {True}
+
+
+def test_parallel_sim_notes_a_typed_baud_it_does_not_use(run_cli: Run) -> None:
+    args = ("check", "parallel", "--sim", "healthy-1", "--addresses", "1", "--json")
+    typed = run_cli(*args, "--baud", "115200")
+    assert "--baud 115200 is not used" in typed.stderr and "9600 baud" in typed.stderr
+    assert typed.json()["packs"]  # stdout is still the JSON alone
+    assert "--baud" not in run_cli(*args).stderr
 
 
 # --- sizing -------------------------------------------------------------------------
@@ -165,10 +224,53 @@ def test_sizing_json_with_load(run_cli: Run) -> None:
         ("--inverter-power", "0", "--packs", "1"),
         ("--inverter-power", "5000", "--packs", "0"),
         ("--inverter-power", "5000"),
+        ("--inverter-power", "inf", "--packs", "1"),
+        ("--inverter-power", "nan", "--packs", "1"),
+        ("--inverter-power", "5000", "--packs", "1", "--load", "inf"),
     ],
 )
 def test_sizing_usage_errors(run_cli: Run, args: tuple[str, ...]) -> None:
-    assert run_cli("check", "sizing", *args).exit_code == 2
+    result = run_cli("check", "sizing", *args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+
+
+# --- protocol (options only: the check itself is tested in test_check_protocol) ----
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--window", "0"),
+        ("--window", "-1"),
+        ("--window", "inf"),
+        ("--baud", "0"),
+        ("--can-option", "no-equals-sign"),
+    ],
+)
+def test_protocol_usage_errors(run_cli: Run, args: tuple[str, ...]) -> None:
+    result = run_cli("check", "protocol", "--inverter", "deye", "--sim", "healthy-1", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("window", ["0", "-1"])
+def test_scan_can_window_must_be_positive(run_cli: Run, window: str) -> None:
+    # The same rule as `check protocol --window`: a window of 0 s hears nothing.
+    result = run_cli("scan", "--sim", "healthy-1", "--can-window", window)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+
+
+def test_protocol_takes_can_options(run_cli: Run, tmp_path: Path) -> None:
+    # --can-option reaches the connection: a replay refuses it as a live option.
+    capture = tmp_path / "site.log"
+    capture.write_text("", encoding="utf-8")
+    result = run_cli(
+        "check", "protocol", "--inverter", "deye", "--replay", str(capture),
+        "--can-option", "host=127.0.0.1",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--can-option" in result.stderr
 
 
 # --- inverters ----------------------------------------------------------------------

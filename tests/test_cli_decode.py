@@ -88,6 +88,33 @@ def test_bad_input_is_one_line_and_a_documented_code(
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Three frames: what was asked is wrong, not a frame (exit 2, not 4).
+        (("rs485", R10_REQUEST, R10_REPLY, R9), "got 3"),
+        # A command code is one byte.
+        (("rs485", "--command", "1FF", R9), "00..FF"),
+        (("rs485", "--command", "-1", R9), "00..FF"),
+        (("rs485", "--command", "0x100", R9), "00..FF"),
+    ],
+)
+def test_usage_mistakes_exit_2(run_cli: Run, args: tuple[str, ...], message: str) -> None:
+    result = run_cli("decode", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error:") and message in result.stderr
+
+
+def test_decode_rs485_refuses_bad_counts_and_commands_as_usage_errors() -> None:
+    from active_cli.errors import UsageError
+    from active_cli.protocols.decode_text import decode_rs485
+
+    with pytest.raises(UsageError, match="got 0"):
+        decode_rs485([])
+    with pytest.raises(UsageError, match="one byte"):
+        decode_rs485([R9], 0x1FF)
+
+
 def test_frame_errors_exit_4_in_a_real_process() -> None:
     result = run_active_subprocess("decode", "rs485", R9[:-1] + "6")
     assert result.exit_code == 4

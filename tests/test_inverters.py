@@ -257,6 +257,25 @@ def test_toml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     assert info.value.line == 5
 
 
+def test_a_profile_that_is_not_utf8_is_a_data_file_error(tmp_path: Path) -> None:
+    # Saved in Latin-1 by an editor: once a UnicodeDecodeError traceback.
+    path = tmp_path / "deye.toml"
+    path.write_bytes(DEYE.replace('brand = "Deye"', 'brand = "Deyé"').encode("latin-1"))
+    with pytest.raises(DataFileError, match="not UTF-8") as info:
+        load_profile_file(path)
+    assert info.value.path == str(path)
+    # The CLI path: load_profile finds it by name, the error names the file.
+    with pytest.raises(DataFileError, match=r"deye\.toml"):
+        load_profile("deye", tmp_path)
+
+
+def test_a_profile_that_cannot_be_read_is_a_data_file_error(tmp_path: Path) -> None:
+    (tmp_path / "odd.toml").mkdir()  # a folder where a file should be
+    with pytest.raises(DataFileError, match="cannot be read") as info:
+        load_all(tmp_path)
+    assert info.value.path == str(tmp_path / "odd.toml")
+
+
 def test_id_must_match_file_name(tmp_path: Path) -> None:
     path = tmp_path / "deye2.toml"
     path.write_text(DEYE, encoding="utf-8")

@@ -249,3 +249,35 @@ def test_busy_port_is_one_line_not_a_traceback(run_cli: Callable[..., CliResult]
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--tcp-port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # Out-of-range ports once ended in an OverflowError traceback.
+        ("--tcp-port", "99999"),
+        ("--socketcand-port", "70000"),
+        ("--tcp-port", "-1"),
+        # A negative baud or latency was accepted.
+        ("--baud", "-5"),
+        ("--baud", "0"),
+        ("--latency-ms", "-5"),
+        ("--latency-ms", "nan"),
+        ("--duration", "nan"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(
+    run_cli: Callable[..., CliResult], args: tuple[str, ...]
+) -> None:
+    result = run_cli("sim", "healthy-1", "--duration", "0", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_listen_on_loopback_refuses_a_port_out_of_range() -> None:
+    from active_cli.errors import UsageError
+    from active_cli.sim.loopback import listen_on_loopback
+
+    for port in (65536, -1):
+        with pytest.raises(UsageError, match=r"0\.\.65535"):
+            listen_on_loopback(port, "--tcp-port")

@@ -13,6 +13,8 @@ resistances stated in the result and overridable, because the manual gives none.
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from active_cli import spec
@@ -25,23 +27,60 @@ _MV = 3
 
 @dataclass(frozen=True)
 class PackVoltage:
-    """One pack's reading before linking; SOC and current only when read over RS485."""
+    """One pack's reading before linking.
+
+    SOC, current, serial, alarm state and protections only when read over
+    RS485; ``alarm_read`` is None for a multimeter reading (not applicable),
+    False when the RS485 read could not get the alarms.
+    """
 
     label: str
     voltage_v: float
     soc_pct: float | None = None
     current_a: float | None = None
     source: str = "multimeter"
+    serial: str | None = None
+    alarm_read: bool | None = None
+    protections: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.voltage_v):
+            raise ValueError(f"{self.label}: {self.voltage_v} is not a voltage")
 
     @classmethod
     def from_reading(cls, reading: PackReading, label: str | None = None) -> PackVoltage:
         return cls(
             label=label or f"ADR {reading.address}",
             voltage_v=reading.voltage_v,
-            soc_pct=reading.soc_pct,
+            soc_pct=reading.soc_pct,  # None when the pack gave no full capacity
             current_a=reading.current_a,
             source="rs485",
+            serial=reading.serial,
+            alarm_read=reading.alarm_read,
+            protections=reading.protections,
         )
+
+
+_ASSUMPTION_NAMES = {
+    "pack_resistance_ohm": "pack resistance",
+    "link_cable_m": "link cable length",
+    "cable_mm2": "cable cross-section",
+    "resistivity_ohm_mm2_per_m": "cable resistivity",
+    "spread_warn_v": "warning spread",
+    "spread_fail_v": "failing spread",
+}
+
+# Scan findings the parallel check judges itself, from the same data (and with
+# its own thresholds): carrying them as well would say the same thing twice.
+_JUDGED_HERE = frozenset(
+    {
+        "pack.voltage-range",
+        "pack.bms-protection",
+        "pack.alarms-unknown",
+        "stack.voltage-spread",
+        "stack.soc-spread",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +95,12 @@ class ParallelAssumptions:
     spread_fail_v: float = spec.PARALLEL_SPREAD_FAIL_V
 
     def __post_init__(self) -> None:
+        # NaN passes every "<= 0" test and inf makes the current 0 A: both would
+        # print a confident verdict about nothing.
+        for name, what in _ASSUMPTION_NAMES.items():
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"{what} must be a finite number, not {value}")
         if self.pack_resistance_ohm <= 0:
             raise ValueError("pack resistance must be above 0")
         if self.link_cable_m < 0:
@@ -134,12 +179,22 @@ def equalising_current_a(delta_v: float, assumptions: ParallelAssumptions) -> fl
 def check_parallel(
     packs: list[PackVoltage] | tuple[PackVoltage, ...],
     assumptions: ParallelAssumptions | None = None,
+    *,
+    scan_findings: Sequence[Finding] = (),
 ) -> ParallelAssessment:
-    """Judge whether `packs` may be linked; say which to charge or discharge if not."""
+    """Judge whether `packs` may be linked; say which to charge or discharge if not.
+
+    `scan_findings` are the findings of the RS485 scan(s) the readings came
+    from: the failing ones are carried into the result (see the module doc).
+    """
     rules = assumptions or ParallelAssumptions()
     packs = tuple(packs)
     findings: list[Finding] = []
     findings.extend(_range_findings(packs))
+    findings.extend(_read_findings(packs))
+    findings.extend(
+        f for f in scan_findings if f.failed and f.code not in _JUDGED_HERE and f not in findings
+    )
     if len(packs) > spec.MAX_PACKS_IN_PARALLEL:
         findings.append(
             Finding(
@@ -150,11 +205,17 @@ def check_parallel(
             )
         )
     if len(packs) < 2:
+        # Nothing to compare is not a pass: the installer asked about linking,
+        # and one reading cannot say whether the packs may be linked.
         findings.append(
             Finding(
-                Severity.INFO,
+                Severity.FAIL,
                 "parallel.count",
-                "Fewer than two packs: nothing to compare",
+                ("Only one pack" if packs else "No pack") + " read: nothing to compare",
+                detail="Packs that are not linked yet are not on one RS485 bus, so one "
+                "read finds only the pack the cable is plugged into.",
+                fix="Read every pack: one by one over RS485 (move the cable when asked), "
+                "or measure each with a multimeter.",
             )
         )
         return ParallelAssessment(
@@ -256,6 +317,56 @@ def _range_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
                         else "Check the reading (meter range, typo). If it is real, do not "
                         "link this pack: have it inspected."
                     ),
+                )
+            )
+    return out
+
+
+def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
+    """What an RS485 read adds: a repeated serial, unknown alarms, BMS protections."""
+    out: list[Finding] = []
+    by_serial: dict[str, list[PackVoltage]] = {}
+    for pack in packs:
+        if pack.serial:
+            by_serial.setdefault(pack.serial, []).append(pack)
+    for serial, same in by_serial.items():
+        if len(same) > 1:
+            out.append(
+                Finding(
+                    Severity.FAIL,
+                    "parallel.read-twice",
+                    f"Pack read twice: {' and '.join(p.label for p in same)} report serial "
+                    f"{serial}",
+                    detail="Serial numbers are unique, so the same pack was read again (the "
+                    "cable was not moved) and another pack was never read.",
+                    fix="Read again, moving the cable to the next pack's COM port each time.",
+                )
+            )
+    unknown = [p for p in packs if p.alarm_read is False]
+    if unknown:
+        out.append(
+            Finding(
+                Severity.FAIL,
+                "parallel.alarms-unknown",
+                "Alarm state not read: "
+                + ", ".join(p.label for p in unknown)
+                + " - 'no alarm' cannot be claimed",
+                detail="A pack in alarm may be isolated by its BMS or about to be; its "
+                "voltage alone does not say it may be linked.",
+                fix="Read again; if the alarms still cannot be read, check the RS485 line "
+                "and the pack before linking it.",
+            )
+        )
+    for pack in packs:
+        if pack.protections:
+            out.append(
+                Finding(
+                    Severity.FAIL,
+                    "parallel.bms-protection",
+                    f"{pack.label}: BMS protection active ({', '.join(pack.protections)})",
+                    detail="A protecting BMS has switched the pack off or limited it; linking "
+                    "it now would equalise through a pack that is not in a normal state.",
+                    fix="Find and clear the cause of the protection before linking this pack.",
                 )
             )
     return out

@@ -59,12 +59,13 @@ def check_sizing(
     busbar: bool = False,
 ) -> SizingAssessment:
     """Apply the manual's sizing rules; `busbar` = the stack is wired through a busbar."""
-    if inverter_power_w <= 0:
-        raise ValueError("inverter power must be above 0 W")
+    # NaN passes "<= 0" and inf has no pack count: both are typos, not powers.
+    if not math.isfinite(inverter_power_w) or inverter_power_w <= 0:
+        raise ValueError(f"inverter power must be a number above 0 W, not {inverter_power_w:g}")
     if packs < 1:
         raise ValueError("need at least one pack")
-    if load_w is not None and load_w <= 0:
-        raise ValueError("load must be above 0 W")
+    if load_w is not None and (not math.isfinite(load_w) or load_w <= 0):
+        raise ValueError(f"load must be a number above 0 W, not {load_w:g}")
     voltage_v = spec.MIN_VOLTAGE_V
     stack_a = round(inverter_power_w / voltage_v, _DIGITS)
     per_pack_a = round(stack_a / packs, _DIGITS)

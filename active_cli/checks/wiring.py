@@ -7,7 +7,10 @@ The mapping always lists the minimal cable (only the two lines of the bus the
 inverter uses) and separately judges whether a straight T568B patch lead also
 fits: every battery pin that carries a signal must land on the same function or
 on an unused pin. Anything below two sources is reported as "unverified", and an
-unknown inverter pin is never filled in by guessing.
+unknown inverter pin is never filled in by guessing. Without a claim the check
+only warns; with ``straight_lead`` (the installer has a straight lead in hand)
+a lead that does not fit, or whose fit cannot be confirmed because the bus or
+the pins are unknown, fails.
 """
 
 from __future__ import annotations
@@ -327,6 +330,26 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
             detail="Make (or buy) the custom cable below.",
             evidence=evidence,
             fix="Use the cable table: wire only the listed pins, leave every other pin open.",
+        )
+    if straight_lead:
+        # The installer asked "does my straight lead fit?": an unknown bus or
+        # unknown pins cannot answer yes, and a WARN with exit 0 reads as yes.
+        return Finding(
+            Severity.FAIL,
+            "wiring.cable",
+            f"Cannot confirm that a straight patch lead fits {name}: "
+            + (
+                "the bus it uses is not known"
+                if cable.bus is None
+                else "its BMS port is not fully known"
+            ),
+            detail="Do not plug in a straight lead on trust: a pin carrying power or ground "
+            "on the inverter side could meet a signal pin of the battery.",
+            evidence=evidence,
+            fix="Confirm in the inverter's manual (or with a meter) "
+            + ("which bus its BMS port uses (CAN or RS485) and " if cable.bus is None else "")
+            + "what its pins 1, 2, 4 and 5 carry; then wire only the two lines of that bus "
+            "(cable table below), or use the straight lead once it is known to fit.",
         )
     return Finding(
         Severity.WARN,

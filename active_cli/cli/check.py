@@ -6,6 +6,7 @@ and renders the result (rich or ``--json``); it exits 1 when a finding failed.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from active_cli import spec
 from active_cli.cli.connect import (
     BAUD_OPTION,
     BITRATE_OPTION,
+    CAN_OPTION_OPTION,
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
     RECORD_OPTION,
     REPLAY_OPTION,
     SIM_OPTION,
+    mark_typed_baud,
 )
 
 app = typer.Typer(
@@ -41,12 +44,16 @@ def _finish(result: Any, json_out: bool, show: Any) -> None:
 
 @app.command("wiring")
 def wiring(
+    # No -i: everywhere else -i is --interface (CAN), and one letter must not
+    # mean two things between commands.
     inverter: str = typer.Option(
-        ..., "--inverter", "-i", help="Inverter profile: id or alias (see `active inverters`)."
+        ..., "--inverter", help="Inverter profile: id or alias (see `active inverters`)."
     ),
     packs: int = typer.Option(1, "--packs", "-n", min=1, help="Packs in the stack."),
     straight_lead: bool = typer.Option(
-        False, "--straight-lead", help="You have a straight patch lead: fail if it does not fit."
+        False,
+        "--straight-lead",
+        help="You have a straight patch lead: fail unless it is known to fit.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -128,43 +135,63 @@ def parallel(
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
+    scan_findings: list[Any] = []
     if port or sim:
         from active_cli.cli.connect import Connection
         from active_cli.cli.scan import parse_addresses
 
         connection = Connection(port=port, baud=baud, sim=sim)
         read = _read_one_by_one if one_by_one else _read_all
-        packs = read(connection, parse_addresses(addresses))
-        if len(packs) < 2:
-            raise UsageError(
-                f"found {len(packs)} pack(s) over RS485; the check needs two or more",
-                hint="with unlinked packs use --one-by-one, or type multimeter voltages",
-            )
+        packs, scan_findings = read(connection, parse_addresses(addresses))
     else:
         packs = [PackVoltage(f"pack {i}", v) for i, v in enumerate(readings, start=1)]
-    _finish(check_parallel(packs, rules), json_out, render_checks.show_parallel)
+    result = check_parallel(packs, rules, scan_findings=scan_findings)
+    _finish(result, json_out, render_checks.show_parallel)
 
 
-def _read_all(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
-    """Every pack that answers on one RS485 line (or in the simulator)."""
+def _read_all(connection: Any, addresses: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
+    """Every pack that answers on one RS485 line (or in the simulator), and the scan's findings.
+
+    No pack at all is "nothing answered" (exit 3), said with the scan's own
+    hint; one pack goes to the check, which fails it as nothing to compare.
+    """
     from active_cli.checks.parallel import PackVoltage
     from active_cli.cli.connect import rs485_link, simulator
-    from active_cli.discovery import ScanOptions, scan_rs485
+    from active_cli.discovery import ScanOptions, scan
+    from active_cli.errors import LinkError
 
     with simulator(connection) as site, rs485_link(connection, site) as link:
-        snapshot = scan_rs485(link, ScanOptions(addresses=addresses))
-    return [PackVoltage.from_reading(p, _label(p)) for p in snapshot.packs]
+        snapshot = scan(link, None, ScanOptions(addresses=addresses))
+    if not snapshot.packs:
+        none = next((f for f in snapshot.findings if f.code == "scan.no-packs"), None)
+        where = connection.port or f"simulator {connection.sim}"
+        raise LinkError(
+            f"no pack answered on {where}" + (f": {none.detail}" if none and none.detail else ""),
+            hint=none.fix if none else None,
+        )
+    packs = [PackVoltage.from_reading(p, _label(p)) for p in snapshot.packs]
+    return packs, list(snapshot.findings)
 
 
-def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
-    """Ask the installer to move the cable to each pack in turn; read the one there."""
+def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
+    """Ask the installer to move the cable to each pack in turn; read the one there.
+
+    A serial already read means the cable was not moved: that read is not
+    counted and the installer is asked again (the check would fail it as
+    "pack read twice" anyway). Each read's failing findings are kept, named
+    after the pack, because every pack of this mode sits at the same address.
+    """
+    import dataclasses
+
     from active_cli.checks.parallel import PackVoltage
     from active_cli.cli.connect import rs485_link
     from active_cli.cli.output import stderr
-    from active_cli.discovery import ScanOptions, scan_rs485
+    from active_cli.discovery import ScanOptions, scan
+    from active_cli.errors import LinkError
 
     console = stderr()
     packs: list[Any] = []
+    findings: list[Any] = []
     number = 1
     while True:
         answer = typer.prompt(
@@ -177,16 +204,35 @@ def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> list[Any]:
         if answer.strip().lower() in ("done", "d", "q"):
             break
         with rs485_link(connection, None) as link:
-            snapshot = scan_rs485(link, ScanOptions(addresses=addresses))
+            snapshot = scan(link, None, ScanOptions(addresses=addresses))
         if not snapshot.packs:
             console.print("[yellow]No pack answered; check the cable and try again.[/]")
             continue
         reading = snapshot.packs[0]
+        again = next((p for p in packs if reading.serial and p.serial == reading.serial), None)
+        if again is not None:
+            console.print(
+                f"[yellow]That is {again.label} again (serial {reading.serial}): move the "
+                "cable to the next pack and press Enter.[/]",
+                soft_wrap=True,
+            )
+            continue
         label = f"pack {number} ({_label(reading)})"
         packs.append(PackVoltage.from_reading(reading, label))
-        console.print(f"{label}: {reading.voltage_v:.2f} V, SOC {reading.soc_pct:.0f} %")
+        findings.extend(
+            dataclasses.replace(f, title=f"{label}: {f.title}")
+            for f in snapshot.findings
+            if f.failed
+        )
+        soc = "unknown" if reading.soc_pct is None else f"{reading.soc_pct:.0f} %"
+        console.print(f"{label}: {reading.voltage_v:.2f} V, SOC {soc}", soft_wrap=True)
         number += 1
-    return packs
+    if not packs:
+        raise LinkError(
+            "no pack was read",
+            hint="plug the cable into a pack's COM port and press Enter before typing 'done'",
+        )
+    return packs, findings
 
 
 def _label(reading: Any) -> str:
@@ -199,9 +245,13 @@ def _parse_voltages(values: list[str]) -> list[float]:
     out = []
     for token in (t for value in values for t in value.replace(",", " ").split()):
         try:
-            out.append(float(token))
+            volts = float(token)
         except ValueError:
-            raise UsageError(f"{token!r} is not a voltage", hint="write volts: 53.2") from None
+            volts = math.nan
+        # float() also reads "nan" and "inf", which are not readings.
+        if not math.isfinite(volts):
+            raise UsageError(f"{token!r} is not a voltage", hint="write volts: 53.2")
+        out.append(volts)
     return out
 
 
@@ -236,14 +286,23 @@ def protocol(
     ),
     port: str | None = PORT_OPTION,
     baud: int | None = typer.Option(
-        None, "--baud", "-b", help="RS485 baud (default: the profile's)."
+        None,
+        "--baud",
+        "-b",
+        min=1,
+        callback=mark_typed_baud,
+        help="RS485 baud (default: the profile's). With --sim the scenario's baud is used.",
     ),
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
+    can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
     window: float = typer.Option(
-        5.5, "--window", help="Longest CAN listening time, seconds (5 s proves a heartbeat gone)."
+        5.5,
+        "--window",
+        min=0.1,
+        help="Longest CAN listening time, seconds (5 s proves a heartbeat gone).",
     ),
     expect: int | None = typer.Option(
         None, "--expect", "-n", help="Packs in the stack; the master's module count must match."
@@ -263,13 +322,18 @@ def protocol(
         Connection,
         capture_files,
         check_record_files,
+        parse_can_options,
         refuse_live_options,
     )
     from active_cli.errors import UsageError
     from active_cli.inverters import Bus, load_profile
 
+    if not math.isfinite(window):
+        raise UsageError(f"--window {window}: give a number of seconds, e.g. --window 5.5")
     profile = load_profile(inverter)
-    connection = Connection(port, baud or 9600, interface, channel, bitrate, sim)
+    connection = Connection(
+        port, baud or 9600, interface, channel, bitrate, sim, parse_can_options(can_option)
+    )
     recording = capture_files(record, "--record")
     replaying = capture_files(replay, "--replay")
     polls_rs485 = profile.bus.kind.value is Bus.RS485

@@ -7,6 +7,8 @@ what one interface needs beyond those, e.g. socketcand's ``host`` and
 writes what a command exchanged, ``--replay FILE`` runs it on such a capture
 instead of a bus (`links.replay`). Commands declare the options with the
 ``*_OPTION`` objects below so the help text is the same everywhere.
+``--baud`` must be at least 1; with ``--sim`` the simulator answers at its
+scenario's baud and a different ``--baud`` gets a note on stderr.
 """
 
 from __future__ import annotations
@@ -28,13 +30,39 @@ if TYPE_CHECKING:
     from active_cli.model import CanObservation
     from active_cli.sim.site import SimulatedSite
 
+
+class TypedBaud(int):
+    """A ``--baud`` the installer typed, told apart from the default 9600.
+
+    The simulator answers at its scenario's baud whatever ``--baud`` says;
+    only a typed value is worth a note that it is not used (see `rs485_link`).
+    """
+
+
+def mark_typed_baud(
+    ctx: typer.Context, param: typer.CallbackParam, value: int | None
+) -> int | None:
+    """Typer callback for ``--baud`` options: a typed value becomes a `TypedBaud`."""
+    source = ctx.get_parameter_source(param.name or "baud")
+    if value is None or source is None or source.name == "DEFAULT":
+        return value
+    return TypedBaud(value)
+
+
 PORT_OPTION = typer.Option(
     None,
     "--port",
     "-p",
     help="RS485 port: /dev/ttyUSB0, COM3, socket://HOST:PORT (gateway), or a pty path.",
 )
-BAUD_OPTION = typer.Option(9600, "--baud", "-b", help="RS485 baud rate (9600 or 115200).")
+BAUD_OPTION = typer.Option(
+    9600,
+    "--baud",
+    "-b",
+    min=1,
+    callback=mark_typed_baud,
+    help="RS485 baud rate (9600 or 115200). With --sim the scenario's baud is used.",
+)
 INTERFACE_OPTION = typer.Option(
     None,
     "--interface",
@@ -259,6 +287,7 @@ def rs485_link(
 
     if site is not None:
         url, baud = site.rs485_url, site.baud
+        _note_sim_baud(connection, site.baud)
     else:
         assert connection.port is not None
         url, baud = connection.port, connection.baud
@@ -272,6 +301,20 @@ def rs485_link(
         with Rs485Recorder(record, port=where.replace(" ", "_"), baud=baud) as recorder:
             recorder.attach(link)
             yield link
+
+
+def _note_sim_baud(connection: Connection, site_baud: int) -> None:
+    # Warn rather than refuse: the simulated line has one baud, set by its
+    # scenario, and answering at it is what the installer wants from --sim.
+    if isinstance(connection.baud, TypedBaud) and connection.baud != site_baud:
+        from active_cli.cli.output import stderr
+
+        stderr().print(
+            f"note: --baud {int(connection.baud)} is not used: the simulator answers at its "
+            f"scenario's {site_baud} baud (set baud under [rs485] in a scenario file)",
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @contextlib.contextmanager

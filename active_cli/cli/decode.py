@@ -27,9 +27,14 @@ def rs485(
     command_code: int | None = None
     if command is not None:
         try:
-            command_code = int(command.removeprefix("0x").removeprefix("0X"), 16)
+            command_code = int(command.strip().removeprefix("0x").removeprefix("0X"), 16)
         except ValueError:
-            raise UsageError(f"--command {command!r} is not a hex command code") from None
+            command_code = -1
+        # A command code is one byte (CID2); int(, 16) also takes "-1" and "1FF".
+        if not 0 <= command_code <= 0xFF:
+            raise UsageError(
+                f"--command {command!r} is not a hex command code 00..FF", hint="--command 42"
+            )
     results = decode_rs485(frames, command_code)
     if json_out:
         output.print_json(results if len(results) > 1 else results[0])

@@ -66,7 +66,7 @@ def scan_command(
         None, "--expect", "-n", help="How many packs the stack has; fewer found fails."
     ),
     can_window: float = typer.Option(
-        5.5, "--can-window", help="Longest CAN listening time, seconds."
+        5.5, "--can-window", min=0.1, help="Longest CAN listening time, seconds."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the whole snapshot as JSON."),
     record: list[Path] | None = RECORD_OPTION,
@@ -137,7 +137,7 @@ def scan_command(
                     can_window_s=can_window,
                     progress=progress,
                 )
-        snapshot = render_scan.describe_connection(snapshot, connection, site_baud=None)
+        snapshot = render_scan.describe_connection(snapshot, connection)
         rs485_used = link is not None
     if json_out:
         from active_cli.cli.output import print_json

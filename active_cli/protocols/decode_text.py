@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from active_cli.errors import DecodeError
+from active_cli.errors import DecodeError, UsageError
 from active_cli.protocols import pylon_can, pylon_rs485
 from active_cli.protocols.pylon_rs485 import Command, Frame, Rtn, Variant
 
@@ -58,8 +58,15 @@ def decode_rs485(frames: list[str], command: int | None = None) -> list[Rs485Dec
     as guessed. A request is recognised by its CID2: command codes and return
     codes do not overlap.
     """
+    # How many frames were given, and which command, are the caller's choice,
+    # not something wrong with a frame: usage errors (exit 2), not DecodeError.
     if not 1 <= len(frames) <= 2:
-        raise DecodeError(f"give one frame, or a request and its response (got {len(frames)})")
+        raise UsageError(
+            f"give one frame, or a request and its response (got {len(frames)})",
+            hint="active decode rs485 '~2002...' ['~2002...']",
+        )
+    if command is not None and not 0 <= command <= 0xFF:
+        raise UsageError(f"command 0x{command:X} does not fit in one byte (00..FF)")
     parsed = [pylon_rs485.decode_frame(text.strip()) for text in frames]
     results: list[Rs485Decoded] = []
     for frame in parsed:

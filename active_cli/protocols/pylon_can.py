@@ -86,11 +86,15 @@ SignalValue: TypeAlias = float | int | str
 @functools.cache
 def database() -> Database:
     """The Pylon LV CAN database, loaded once from ``dbc/pylon_lv.dbc`` (strict)."""
-    path = data_file("dbc", "pylon_lv.dbc")
+    path = data_file("dbc", "pylon_lv.dbc")  # MissingDataError (a DataFileError) if absent
     try:
         db = cantools.database.load_file(path, database_format="dbc", strict=True)
+    except UnicodeDecodeError as e:  # a ValueError: said before the generic case
+        raise DataFileError(str(path), f"not a valid DBC: not text (byte {e.start})") from e
     except (CantoolsError, ValueError) as e:
         raise DataFileError(str(path), f"not a valid DBC: {e}") from e
+    except OSError as e:
+        raise DataFileError(str(path), f"cannot be read: {e.strerror or e}") from e
     if not isinstance(db, Database):  # pragma: no cover - load_file("dbc") gives a CAN db
         raise DataFileError(str(path), "not a CAN database")
     return db

@@ -12,11 +12,17 @@ import socket
 import threading
 from collections.abc import Callable
 
-from active_cli.errors import LinkError
+from active_cli.errors import LinkError, UsageError
 
 
 def listen_on_loopback(port: int, option: str) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1 only; a busy port becomes a LinkError."""
+    """A listening TCP socket on 127.0.0.1 only.
+
+    A port outside 0..65535 is a UsageError (checked first: the socket module
+    would raise OverflowError), a busy one a LinkError.
+    """
+    if not 0 <= port <= 65535:
+        raise UsageError(f"{option} {port}: a TCP port is 0..65535 (0 = any free port)")
     try:
         return socket.create_server(("127.0.0.1", port))
     except OSError as e:
