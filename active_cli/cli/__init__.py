@@ -9,7 +9,6 @@ pyserial) are imported inside the commands so ``active --help`` starts fast.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
@@ -55,6 +54,8 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    import logging  # here, not at the top: `active --help` never needs it
+
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
