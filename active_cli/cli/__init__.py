@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Commission and service Active-series 48 V LiFePO4 batteries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: rich.markdown alone would double the start-up time
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -27,7 +27,8 @@ from active_cli.cli.connect import (
 )
 
 app = typer.Typer(
-    help="Checks before power-on: wiring, parallel linking, sizing.", no_args_is_help=True
+    help="Checks around power-on: wiring, parallel linking, sizing, protocol.",
+    no_args_is_help=True,
 )
 
 
