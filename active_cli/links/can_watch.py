@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import can
 
+from active_cli.closing import ClosesOnExit
 from active_cli.errors import LinkError
 from active_cli.model import CanStackState
 from active_cli.protocols import pylon_can
@@ -88,7 +89,7 @@ class _StateListener(can.Listener):
             )
 
 
-class CanWatcher:
+class CanWatcher(ClosesOnExit):
     """``with CanWatcher(bus) as watch: heard = watch.snapshot()``.
 
     `snapshot()` raises LinkError once the bus has failed (the adapter was
@@ -104,9 +105,3 @@ class CanWatcher:
 
     def close(self) -> None:
         self._notifier.stop()
-
-    def __enter__(self) -> CanWatcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

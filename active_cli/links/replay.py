@@ -40,9 +40,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError, DecodeError, LinkError, LinkTimeout, UsageError
 from active_cli.links.can_link import CanRecord
 from active_cli.links.serial_link import SerialLink, request_frame, stray_reason, wire_time_s
@@ -71,7 +71,7 @@ _CR = b"\r"
 # --------------------------------------------------------------- RS485 record
 
 
-class Rs485Recorder:
+class Rs485Recorder(ClosesOnExit):
     """Write every frame a `SerialLink` exchanges to a ``.rs485`` capture.
 
     ``with Rs485Recorder(path, port=url, baud=9600) as recorder:
@@ -124,22 +124,11 @@ class Rs485Recorder:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> Rs485Recorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 # ----------------------------------------------------------------- CAN record
 
 
-class CanRecorder:
+class CanRecorder(ClosesOnExit):
     """Log every frame a listener receives from a bus to a CAN log file.
 
     :meth:`wrap` returns a stand-in for the bus whose ``recv`` hands each
@@ -179,17 +168,6 @@ class CanRecorder:
                 # stop() flushes and closes: BLF writes its header, ASC its footer.
                 self._logger.stop()
                 self._logger = None
-
-    def __enter__(self) -> CanRecorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _RecordingBus:

@@ -25,9 +25,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Protocol
 
+from active_cli.closing import ClosesOnExit
 from active_cli.errors import DecodeError, LinkError, LinkTimeout
 from active_cli.protocols import pylon_rs485
 from active_cli.protocols.framing import Rs485Framer
@@ -157,7 +157,7 @@ def expected_reply_bytes(command: int, *, group: bool = False) -> int:
     return _EXPECTED_REPLY_BYTES.get(command, 18 + 2 * 64)
 
 
-class SerialLink:
+class SerialLink(ClosesOnExit):
     """One RS485 line: send a request frame, return the reply frame.
 
     ``latency_budget_s`` is how long after the end of the request a reply may
@@ -208,17 +208,6 @@ class SerialLink:
 
     def close(self) -> None:
         self._port.close()
-
-    def __enter__(self) -> SerialLink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def reply_start_budget_s(self) -> float:

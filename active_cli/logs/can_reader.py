@@ -25,9 +25,9 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def _parse_with_python_can(timestamp_text: str, channel: str, frame_text: str) -
     return frame_from_message(messages[0])
 
 
-class CanLogReader:
+class CanLogReader(ClosesOnExit):
     """Open a CAN log; iterate :class:`CanFrame` (or candump tokens); report progress.
 
     ``fast_candump=False`` reads candump files through python-can too (used by
@@ -196,17 +196,6 @@ class CanLogReader:
         self._position: Callable[[], int] = lambda: 0
 
     # -- opening ---------------------------------------------------------------
-
-    def __enter__(self) -> CanLogReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self._reader is not None:

@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Literal, TextIO
 
+from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError, DecodeError
 from active_cli.protocols import pylon_rs485
 from active_cli.protocols.pylon_rs485 import Command, Rtn
@@ -158,7 +158,7 @@ class Rs485LogWriter:
         self.frames += 1
 
 
-class Rs485LogReader:
+class Rs485LogReader(ClosesOnExit):
     """Stream the records of an RS485 capture file (constant memory)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -168,17 +168,6 @@ class Rs485LogReader:
             self._raw: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         except OSError as e:
             raise DataFileError(str(path), f"cannot read: {e.strerror or e}") from e
-
-    def __enter__(self) -> Rs485LogReader:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._raw.close()
