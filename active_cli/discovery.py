@@ -518,6 +518,26 @@ def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485P
     return Rs485Probe(baud, False, f"no valid reply at address(es) {list(addresses)}: {detail}")
 
 
+def read_address(
+    link: RequestLink, adr: int, *, ver: int = pylon_rs485.VER_PYLON
+) -> PackReading | None:
+    """Read the pack at `adr` in full (analog, serial, firmware, model, alarms), or None.
+
+    One probe, no retry: this is what a wait loop calls while a pack is being
+    switched on, so silence is the expected answer until it boots.
+    """
+    _, _, frame = _probe(link, adr, ver, retry_on_timeout=False)
+    if frame is None:
+        return None
+    try:
+        pack = _read_pack(link, adr, frame, ver, first=True)
+    except DecodeError:
+        return None  # booting BMSes send half-filled replies; the next poll decides
+    if not _stopped(pack):
+        pack.alarm = _read_alarm(link, pack, ver)
+    return _reading(pack, link)
+
+
 def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[PackReading, ...]:
     """Re-read analog values and alarms of packs found by a scan (for monitoring).
 

@@ -26,6 +26,9 @@ from active_cli.model import (
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
 
+# Finding codes other layers act on (the CLI says "nothing answered" with it).
+NO_PACKS = "scan.no-packs"
+
 
 def scan_findings(
     snapshot: StackSnapshot, *, expected_packs: int | None = None, rs485: bool = True
@@ -68,7 +71,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
         out.append(
             Finding(
                 FAIL,
-                "scan.no-packs",
+                NO_PACKS,
                 "No pack answered",
                 f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
                 fix="wiring: battery COM port pin 1 RS485-B, pin 2 RS485-A (swap A/B if unsure); "
