@@ -103,3 +103,23 @@ class TerminalPrompter:
         except (typer.Abort, EOFError, KeyboardInterrupt):
             raise Aborted("stopped at a prompt") from None
         return value
+
+
+class YesPrompter(TerminalPrompter):
+    """``--yes``: instructions are shown and taken as done; values take their defaults.
+
+    Nothing is read from the keyboard, so a run under cron or CI never
+    waits on a prompt; the bus still has to show every physical step.
+    """
+
+    def ask_step(
+        self,
+        instruction: str,
+        *,
+        choices: Sequence[StepAnswer] = (StepAnswer.GO, StepAnswer.SKIP, StepAnswer.ABORT),
+    ) -> StepAnswer:
+        self.say(f"{instruction} [--yes: done]")
+        return StepAnswer.GO if StepAnswer.GO in choices else choices[0]
+
+    def ask_value(self, question: str, *, default: str | None = None) -> str:
+        return default or ""

@@ -1,9 +1,11 @@
-"""The Actuator seam: switching packs and the inverter on.
+"""The Actuator seam: switching packs and the inverter on and off.
 
-On a real site a person switches: the actuator asks through the prompter and
-returns once the installer says it is done (the workflow then waits for the
-bus to show it). With ``--sim`` the simulator's own switches are thrown, so a
-whole power-on sequence runs with no hardware.
+On a real site a person throws the switch: the actuator shows the
+instruction through the prompter and returns once the installer says it is
+done (the workflow then waits for the bus to show it); "abort" stops the
+workflow. With ``--sim`` the simulator's own switches are thrown, so a whole
+power-on sequence runs with no hardware. Either way the workflow believes
+only what the bus shows afterwards.
 """
 
 from __future__ import annotations
@@ -18,30 +20,35 @@ if TYPE_CHECKING:
 
 
 class Actuator(Protocol):
-    def switch_on_pack(self, position: int, instruction: str) -> StepAnswer:
-        """Have pack `position` (1-based, power-on order) switched on; GO or SKIP."""
+    def switch_on_pack(self, position: int, instruction: str) -> None:
+        """Have pack `position` (1-based, in power-on order) switched on."""
 
-    def switch_on_inverter(self, instruction: str) -> StepAnswer:
-        """Have the inverter switched on; GO or SKIP."""
+    def switch_off_pack(self, position: int, instruction: str) -> None:
+        """Have pack `position` switched off."""
+
+    def switch_on_inverter(self, instruction: str) -> None:
+        """Have the inverter switched on."""
 
 
 @dataclass
 class PromptedActuator:
-    """A person throws the switch: ask, and return what they answered."""
+    """A person throws the switch: show the instruction and wait for "done" (Enter)."""
 
     prompter: Prompter
 
-    def switch_on_pack(self, position: int, instruction: str) -> StepAnswer:
-        return self._ask(instruction)
+    def switch_on_pack(self, position: int, instruction: str) -> None:
+        self._ask(instruction)
 
-    def switch_on_inverter(self, instruction: str) -> StepAnswer:
-        return self._ask(instruction)
+    def switch_off_pack(self, position: int, instruction: str) -> None:
+        self._ask(instruction)
 
-    def _ask(self, instruction: str) -> StepAnswer:
-        answer = self.prompter.ask_step(instruction)
+    def switch_on_inverter(self, instruction: str) -> None:
+        self._ask(instruction)
+
+    def _ask(self, instruction: str) -> None:
+        answer = self.prompter.ask_step(instruction, choices=(StepAnswer.GO, StepAnswer.ABORT))
         if answer is StepAnswer.ABORT:
             raise Aborted("stopped by the installer")
-        return answer
 
 
 @dataclass
@@ -51,12 +58,14 @@ class SimActuator:
     site: SimulatedSite
     prompter: Prompter
 
-    def switch_on_pack(self, position: int, instruction: str) -> StepAnswer:
-        self.prompter.say(f"{instruction} (simulator: switched on)")
+    def switch_on_pack(self, position: int, instruction: str) -> None:
+        self.prompter.say(f"{instruction} [simulator: switched on]")
         self.site.switch_on_pack(position)
-        return StepAnswer.GO
 
-    def switch_on_inverter(self, instruction: str) -> StepAnswer:
-        self.prompter.say(f"{instruction} (simulator: switched on)")
+    def switch_off_pack(self, position: int, instruction: str) -> None:
+        self.prompter.say(f"{instruction} [simulator: switched off]")
+        self.site.switch_off_pack(position)
+
+    def switch_on_inverter(self, instruction: str) -> None:
+        self.prompter.say(f"{instruction} [simulator: switched on]")
         self.site.switch_on_inverter()
-        return StepAnswer.GO
