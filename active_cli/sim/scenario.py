@@ -25,13 +25,12 @@ from typing import Final, Literal, cast
 
 from active_cli import spec
 from active_cli.errors import DataFileError
-from active_cli.sim.stack import (
+from active_cli.sim.lfp import pack_rest_voltage_range_v, soc_for_pack_voltage
+from active_cli.sim.pack_facts import (
     OPEN_SENSOR_TEMP_C,
     TEMPERATURE_SENSOR_NAMES,
     default_serial,
-    pack_rest_voltage_range_v,
     parse_firmware,
-    soc_for_pack_voltage,
 )
 
 Addressing = Literal["sequential", "pylon"]
@@ -147,6 +146,10 @@ class Scenario:
     seed: int = 0
     faults: FaultSpec = field(default_factory=FaultSpec)
     source: str = ""
+    # [power]: whether the packs and the inverter are switched on when the site
+    # starts (a commissioning rehearsal starts with everything off).
+    packs_start_on: bool = True
+    inverter_start_on: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.packs) <= spec.MAX_PACKS_IN_PARALLEL:
@@ -220,6 +223,7 @@ _TOP_KEYS: Final = (
     "defaults",
     "pack",
     "faults",
+    "power",
 )
 _PACK_KEYS: Final = (
     "address",
@@ -312,6 +316,8 @@ class _Parser:
             "discharge_current_per_pack_a",
         )
         d.check_keys(bms, "bms", bms_keys)
+        power = d.table(data, "", "power")
+        d.check_keys(power, "power", ("packs", "inverter"))
 
         packs = self.packs(data, addressing, seed)
         faults, packs = self.faults(data, packs, addressing)
@@ -365,6 +371,8 @@ class _Parser:
             seed=seed,
             faults=faults,
             source=d.source,
+            packs_start_on=d.get_choice(power, "power", "packs", "on", ("on", "off")) == "on",
+            inverter_start_on=d.get_choice(power, "power", "inverter", "on", ("on", "off")) == "on",
         )
 
     # --- packs -------------------------------------------------------------------
