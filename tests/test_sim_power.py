@@ -423,3 +423,21 @@ def test_switches_due_together_fire_in_order_and_each_at_its_time() -> None:
         assert [site.pack_is_on(p) for p in (1, 2, 3, 4)] == [True, True, False, True]
         clock.advance(100.0)
         assert site.pack_is_on(3)
+
+
+# --- what `active sim` shows ---------------------------------------------------------
+
+
+def test_status_line_shows_what_is_off() -> None:
+    from active_cli.cli import render_sim
+
+    with rs485_site(packs_on=False, inverter_on=False) as site:
+        assert "all packs off  inverter off" in render_sim.status_line(site)
+        site.switch_on_pack(1)
+        site.switch_on_pack(3)
+        line = render_sim.status_line(site)
+        assert "pack(s) 2, 4 off" in line and " V " in line
+        site.switch_on_pack(2)
+        site.switch_on_pack(4)
+        site.switch_on_inverter()
+        assert render_sim.power_notes(site) == []
