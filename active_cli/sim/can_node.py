@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BROADCAST_PERIOD_S = 1.0  # reference §2.1: the master sends its set once a second
+BROADCAST_PERIOD_S = 1.0  # Pylon LV CAN: the master sends its set once a second
 
 # 0x359 names -> 0x35A items (V1.3 carries the same conditions as alarm/warning pairs).
 _V13_PROTECTION = {

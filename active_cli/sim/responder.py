@@ -5,7 +5,7 @@ client uses, plus the line faults a scenario asks for (duplicate addresses,
 packs that stop answering, noise, corrupted checksums). The transport
 (`rs485_server.py`) only paces the bytes.
 
-Addressing as real packs do it (reference §3.4, §6): the pack set to the
+Addressing as real packs do it (the Pylontech RS485 protocol): the pack set to the
 header's ADR answers; ADR 0 reaches the master for 0x4F/0x51 (what
 python-pylontech sends); INFO FF at the master returns every pack; an address
 nobody has gets silence; an unknown command gets RTN 04; a request with a bad
@@ -55,7 +55,7 @@ _STATE: dict[LimitState, State] = {
     "fault": State.OTHER_FAULT,
 }
 
-# Pylontech 0x44 Status1..Status3 bits (reference §3.4) from the pack's names.
+# Pylontech 0x44 Status1..Status3 bits from the pack's names.
 _PYLON_STATUS: dict[str, tuple[int, int]] = {
     "module_under_voltage": (0, 7),
     "charge_over_temperature": (0, 6),
@@ -178,7 +178,7 @@ def management_of(pack: SimPack, stack: SimStack) -> ManagementInfo:
         charge_voltage_limit_v=stack.scenario.charge_voltage_limit_v,
         discharge_voltage_limit_v=stack.scenario.discharge_voltage_limit_v,
         charge_current_limit_a=round(pack.charge_limit_a, 1),
-        # Real packs send the discharge limit negative (reference §3.4, R8).
+        # Real packs send the discharge limit negative (seen in public captures).
         discharge_current_limit_a=-round(pack.discharge_limit_a, 1),
         charge_enable=pack.charge_enable,
         discharge_enable=pack.discharge_enable,

@@ -39,7 +39,7 @@ Rs485Protocol = Literal["pylon", "pace"]
 VoltageScale = Literal["0.01 V", "0.1 V"]
 
 # Sequential: master at 1, slaves 2, 3, ... (PACE-style DIP addresses).
-# Pylon: master at 2, slaves 3, 4, ... (reference/protocols.md §3.6).
+# Pylon: master at 2, slaves 3, 4, ... (how Pylontech stacks number their packs).
 FIRST_ADDRESS: Final[Mapping[str, int]] = {"sequential": 1, "pylon": 2}
 
 # 16 x 3.50 V: a usual absorption voltage for 16S LFP, below the manual's 57.6 V

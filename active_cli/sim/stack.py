@@ -30,7 +30,7 @@ from active_cli.sim.pack_facts import TEMPERATURE_SENSOR_NAMES, default_serial
 from active_cli.sim.scenario import PackSpec, Scenario
 
 # --- Model constants (our choices; the manual gives none of these) -------------
-# The reference assumes 10 mOhm per pack including the BMS switches (spec.py);
+# spec.py assumes 10 mOhm per pack including the BMS switches;
 # a sixteenth of it per cell gives ~62 mV per cell at 100 A, a believable IR
 # step when an inverter starts charging.
 CELL_RESISTANCE_OHM: Final = spec.PACK_INTERNAL_RESISTANCE_OHM / spec.CELLS_IN_SERIES
@@ -94,7 +94,7 @@ PACK_ALARM_NAMES: Final = (
     "mos_high_temperature",
     "cell_imbalance",
 )
-# The stack's names, in Pylon CAN 0x359 bit order (reference §2.2).
+# The stack's names, in Pylon CAN 0x359 bit order.
 CAN_PROTECTION_NAMES: Final = (
     "over_voltage",  # byte 0 b1
     "under_voltage",  # byte 0 b2
