@@ -24,7 +24,7 @@ import enum
 import math
 import re
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -134,6 +134,9 @@ class DataTable:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
 
     def raw(self, key: str) -> object:
         """The TOML value as parsed (None when absent), for values of mixed type."""
@@ -251,11 +254,11 @@ class DataTable:
             raise self.error(key, f"must be printable ASCII, got {value!r}")
         return value
 
-    def get_str_list(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def get_str_list(self, key: str, default: tuple[str, ...] | Missing = ()) -> tuple[str, ...]:
         """An array of non-blank strings; `default` when absent."""
-        value = self._data.get(key)
-        if value is None:
+        if key not in self._data and not isinstance(default, Missing):
             return default
+        value = self._require(key)
         if not isinstance(value, list):
             raise self.error(key, f"expected an array of strings, got {_kind(value)}")
         for i, item in enumerate(value):

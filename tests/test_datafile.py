@@ -166,7 +166,7 @@ def test_tables_know_their_paths_and_lines() -> None:
     root = doc()
     assert root.get_table("missing").keys() == () and len(root.get_table("missing")) == 0
     pack = root.get_table("pack")
-    assert pack.keys() == ("2",) and pack.has("2") and not pack.has("1")
+    assert pack.keys() == ("2",) and list(pack) == ["2"] and pack.has("2") and not pack.has("1")
     cells = pack.get_table("2").get_table("cells_mv")
     assert cells.path == "pack.2.cells_mv" and cells.get_int("7") == 3100
     assert failure(lambda: cells.get_int("7", max=3000)).line == 10

@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass
 
 from active_cli import spec
-from active_cli.inverters import (
+from active_cli.inverter_profile import (
     BUS_LINES,
     Bus,
     Confidence,
