@@ -361,6 +361,13 @@ class _Reader:
         self.confidence_rules(
             table, "function", confidence, function is not PinFunction.UNKNOWN, sources, note
         )
+        if function is PinFunction.NC and confidence is Confidence.DEDUCED:
+            # "CAN only" says nothing about the other pins: unknown is "?", not NC.
+            raise table.error(
+                "function",
+                'a pin is "NC" only where a source says so; a pin no source describes is '
+                '"unknown" with confidence "?"',
+            )
         default_open = function in ALWAYS_OPEN
         must_not_connect = table.get_bool("must_not_connect", default_open)
         if default_open and not must_not_connect:
