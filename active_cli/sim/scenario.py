@@ -25,13 +25,12 @@ from typing import Final, Literal, cast
 
 from active_cli import spec
 from active_cli.errors import DataFileError
-from active_cli.sim.stack import (
+from active_cli.sim.lfp import pack_rest_voltage_range_v, soc_for_pack_voltage
+from active_cli.sim.pack_facts import (
     OPEN_SENSOR_TEMP_C,
     TEMPERATURE_SENSOR_NAMES,
     default_serial,
-    pack_rest_voltage_range_v,
     parse_firmware,
-    soc_for_pack_voltage,
 )
 
 Addressing = Literal["sequential", "pylon"]
@@ -40,7 +39,7 @@ Rs485Protocol = Literal["pylon", "pace"]
 VoltageScale = Literal["0.01 V", "0.1 V"]
 
 # Sequential: master at 1, slaves 2, 3, ... (PACE-style DIP addresses).
-# Pylon: master at 2, slaves 3, 4, ... (reference/protocols.md §3.6).
+# Pylon: master at 2, slaves 3, 4, ... (how Pylontech stacks number their packs).
 FIRST_ADDRESS: Final[Mapping[str, int]] = {"sequential": 1, "pylon": 2}
 
 # 16 x 3.50 V: a usual absorption voltage for 16S LFP, below the manual's 57.6 V
@@ -147,6 +146,10 @@ class Scenario:
     seed: int = 0
     faults: FaultSpec = field(default_factory=FaultSpec)
     source: str = ""
+    # [power]: whether the packs and the inverter are switched on when the site
+    # starts (a commissioning rehearsal starts with everything off).
+    packs_start_on: bool = True
+    inverter_start_on: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.packs) <= spec.MAX_PACKS_IN_PARALLEL:
@@ -220,6 +223,7 @@ _TOP_KEYS: Final = (
     "defaults",
     "pack",
     "faults",
+    "power",
 )
 _PACK_KEYS: Final = (
     "address",
@@ -312,6 +316,8 @@ class _Parser:
             "discharge_current_per_pack_a",
         )
         d.check_keys(bms, "bms", bms_keys)
+        power = d.table(data, "", "power")
+        d.check_keys(power, "power", ("packs", "inverter"))
 
         packs = self.packs(data, addressing, seed)
         faults, packs = self.faults(data, packs, addressing)
@@ -365,6 +371,8 @@ class _Parser:
             seed=seed,
             faults=faults,
             source=d.source,
+            packs_start_on=d.get_choice(power, "power", "packs", "on", ("on", "off")) == "on",
+            inverter_start_on=d.get_choice(power, "power", "inverter", "on", ("on", "off")) == "on",
         )
 
     # --- packs -------------------------------------------------------------------
