@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from active_cli.links.can_link import CanOptions, CanOptionValue
     from active_cli.links.serial_link import SerialLink
-    from active_cli.sim.clock import SimClock  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    from active_cli.sim.clock import SimClock
     from active_cli.sim.site import SimulatedSite
 
 # Pylontech RS485 default (the battery's DIP switches select 9600 or 115200).
@@ -153,7 +153,13 @@ def _site(connection: Connection, clock: SimClock | None) -> SimulatedSite:
     from active_cli.sim.site import SimulatedSite
 
     assert connection.sim is not None
-    return SimulatedSite(connection.sim, pty=False)  # POWER-PENDING
+    return SimulatedSite(
+        connection.sim,
+        pty=False,
+        clock=clock,
+        packs_on=connection.sim_packs_on,
+        inverter_on=connection.sim_inverter_on,
+    )
 
 
 @contextlib.contextmanager

@@ -523,9 +523,7 @@ def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485P
     return Rs485Probe(baud, False, f"no valid reply at address(es) {list(addresses)}: {detail}")
 
 
-def probe_status(
-    link: RequestLink, adr: int, *, ver: int = pylon_rs485.VER_PYLON
-) -> AddressStatus:
+def probe_status(link: RequestLink, adr: int, *, ver: int = pylon_rs485.VER_PYLON) -> AddressStatus:
     """One analog poll of `adr`: did a pack answer, stay silent, or garble (a collision)?"""
     status, _, _ = _probe(link, adr, ver, retry_on_timeout=False)
     return status

@@ -28,6 +28,7 @@ FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
 
 # Finding codes other layers act on (the CLI says "nothing answered" with it).
 NO_PACKS = "scan.no-packs"
+HEARTBEAT = "can.heartbeat"
 
 
 def scan_findings(
@@ -481,7 +482,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     OK,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, every {can.heartbeat_period_s:.2f} s",
                     verdict.seen,
                 )
@@ -490,7 +491,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
                     "the inverter is off, not wired to CAN, or set to another battery protocol",
                     fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
@@ -501,7 +502,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     "Inverter heartbeat 0x305 "
                     + ("stopped" if verdict.state is Heartbeat.STOPPED else "is not steady"),
                     verdict.seen,
@@ -513,7 +514,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     INFO,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s: too short a window to time it",
                     verdict.seen,
@@ -524,7 +525,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
                     "(about 1 s expected)",
                     verdict.seen,

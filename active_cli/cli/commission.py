@@ -76,20 +76,33 @@ def commission_command(
         None, "--answers", metavar="FILE", help="Typed values (installer, site, inverter) as TOML."
     ),
     settle: float = typer.Option(
-        30.0, "--settle", min=1.0, help="Acceptance: seconds the inverter's heartbeat must stay steady."
+        30.0,
+        "--settle",
+        min=1.0,
+        help="Acceptance: seconds the inverter's heartbeat must stay steady.",
     ),
     join_timeout: float = typer.Option(
-        90.0, "--join-timeout", min=1.0, help="Seconds to wait for a pack to answer once switched on."
+        90.0,
+        "--join-timeout",
+        min=1.0,
+        help="Seconds to wait for a pack to answer once switched on.",
     ),
     inverter_timeout: float = typer.Option(
-        180.0, "--inverter-timeout", min=1.0, help="Seconds to wait for the inverter to show itself."
+        180.0,
+        "--inverter-timeout",
+        min=1.0,
+        help="Seconds to wait for the inverter to show itself.",
     ),
-    html: Path | None = typer.Option(None, "--html", metavar="FILE", help="Write the ticket as HTML."),
+    html: Path | None = typer.Option(
+        None, "--html", metavar="FILE", help="Write the ticket as HTML."
+    ),
     pdf: Path | None = typer.Option(None, "--pdf", metavar="FILE", help="Write the ticket as PDF."),
     no_report: bool = typer.Option(False, "--no-report", help="Write no ticket at the end."),
-    json_out: bool = typer.Option(False, "--json", help="Print the session record as JSON at the end."),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the session record as JSON at the end."
+    ),
 ) -> None:
-    """Guided power-on: packs one by one, wiring, each battery on in turn, the inverter, acceptance."""
+    """Guided power-on: packs one by one, wiring, each pack on in turn, inverter, acceptance."""
     import dataclasses
 
     from active_cli.cli.connect import connection_from_options, print_notes
@@ -170,7 +183,9 @@ def commission_command(
         print_notes(links.notes)
         _restore_power(links, session)
         actuator = (
-            SimActuator(links.site, prompter) if links.site is not None else PromptedActuator(prompter)
+            SimActuator(links.site, prompter)
+            if links.site is not None
+            else PromptedActuator(prompter)
         )
         run = Commissioning(
             session=session,

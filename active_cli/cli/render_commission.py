@@ -103,5 +103,7 @@ def show(session: Session, path: Path) -> None:
                     console.print(f"      -> {escape(printable(finding.fix))}", soft_wrap=True)
     console.print(f"Session record: {escape(str(path))}", soft_wrap=True)
     line = verdict(session)
-    style = "green" if line.startswith("OK") else "yellow" if line.startswith("WARN") else "bold red"
+    style = (
+        "green" if line.startswith("OK") else "yellow" if line.startswith("WARN") else "bold red"
+    )
     console.print(f"[{style}]{escape(line)}[/]", soft_wrap=True)

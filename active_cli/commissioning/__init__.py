@@ -1,1 +1,1 @@
-"""The guided power-on sequence (`runner` and its steps) and the session record it writes (`session`)."""
+"""The guided power-on sequence (`runner`, its steps) and the record it writes (`session`)."""

@@ -75,6 +75,13 @@ class Commissioning:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utc_now
 
+    def fresh_can(self) -> None:
+        """Forget CAN frames queued while earlier steps ran: what follows must be heard now."""
+        if self.links.can is not None:
+            from active_cli.links.can_link import drain
+
+            drain(self.links.can)
+
     def stamp(self) -> str:
         return iso(self.now())
 

@@ -34,7 +34,9 @@ def load_installer(path: Path | None = None) -> Installer:
         return from_json(Installer, json.loads(text))
     except (ValueError, TypeError) as e:
         raise DataFileError(
-            str(where), f"not an installer profile: {e}", hint="save it again with `active config installer`"
+            str(where),
+            f"not an installer profile: {e}",
+            hint="save it again with `active config installer`",
         ) from e
 
 

@@ -72,6 +72,7 @@ def run_inverter(c: Commissioning) -> StepResult:
         )
         return StepResult(tuple(found), tuple(evidence))
     bus = c.links.can
+    c.fresh_can()
     started = c.clock()
     heard: list[CanObservation] = []
 
@@ -80,7 +81,9 @@ def run_inverter(c: Commissioning) -> StepResult:
         heard.append(observed)
         return observed if observed.heartbeat_count > 0 else None
 
-    with c.prompter.waiting("waiting for the inverter's heartbeat", c.options.inverter_timeout_s) as display:
+    with c.prompter.waiting(
+        "waiting for the inverter's heartbeat", c.options.inverter_timeout_s
+    ) as display:
         got = wait_for(
             heartbeat,
             c.options.inverter_timeout_s,
@@ -141,6 +144,7 @@ def run_acceptance(c: Commissioning) -> StepResult:
     """The settle window: message set, heartbeat, flags, limits; then the inverter's screen."""
     observation: CanObservation | None = None
     if c.links.can is not None:
+        c.fresh_can()
         with c.prompter.waiting("listening for the settle window", c.options.settle_s):
             observation = observe_can(c.links.can, c.options.settle_s, full_window=True)
     assessment = run_protocol_check(
@@ -172,17 +176,16 @@ def run_acceptance(c: Commissioning) -> StepResult:
             )
         )
     elif matches:
-        found.append(
-            finding(Severity.OK, codes.DISPLAY, "the inverter shows the battery's values")
-        )
+        found.append(finding(Severity.OK, codes.DISPLAY, "the inverter shows the battery's values"))
     else:
         found.append(
             finding(
                 Severity.FAIL,
                 codes.DISPLAY,
                 "the inverter shows other values than the battery sends",
-                fix=f"check the inverter's battery setting ({c.session.inverter_setting or 'Pylon LV'}), "
-                "restart the inverter, and check that the cable goes to pack 1 (the master)",
+                fix="check the inverter's battery setting "
+                f"({c.session.inverter_setting or 'Pylon LV'}), restart the inverter, "
+                "and check that the cable goes to pack 1 (the master)",
             )
         )
     answers = () if matches is None else (("display_matches", "yes" if matches else "no"),)
@@ -191,6 +194,7 @@ def run_acceptance(c: Commissioning) -> StepResult:
 
 def run_final_snapshot(c: Commissioning) -> StepResult:
     """Every pack's values, cells, temperatures and alarms, and the stack on CAN."""
+    c.fresh_can()
     outcome = scan_links(
         c.links,
         ScanOptions(addresses=c.options.addresses),

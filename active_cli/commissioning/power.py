@@ -11,8 +11,10 @@ a master that sees fewer packs than have joined points at a Link cable.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 
+from active_cli.checks.scan import HEARTBEAT
 from active_cli.commissioning import results as codes
 from active_cli.commissioning.context import Commissioning
 from active_cli.commissioning.results import StepResult, finding
@@ -30,8 +32,11 @@ from active_cli.procedures.scanning import scan_links
 
 
 @dataclasses.dataclass(frozen=True)
-class _Collision:
-    address: int
+class _Seen:
+    """What a round of polling saw: a new pack, or replies colliding at a taken address."""
+
+    reading: PackReading | None = None
+    collision_at: int | None = None
 
 
 def _instruction(position: int, count: int) -> str:
@@ -61,9 +66,11 @@ def run_power_on(c: Commissioning) -> StepResult:
     for position in range(len(joins) + 1, count + 1):
         c.actuator.switch_on_pack(position, _instruction(position, count))
         started = c.clock()
-        with c.prompter.waiting(f"waiting for pack {position} to answer", c.options.join_timeout_s) as display:
+        with c.prompter.waiting(
+            f"waiting for pack {position} to answer", c.options.join_timeout_s
+        ) as display:
             got = wait_for(
-                lambda: _new_pack(link, c.options.addresses, joins),
+                functools.partial(_new_pack, link, c.options.addresses, tuple(joins)),
                 c.options.join_timeout_s,
                 clock=c.clock,
                 sleep=c.sleep,
@@ -74,11 +81,12 @@ def run_power_on(c: Commissioning) -> StepResult:
         if got is None:
             found.append(_never_answered(position, waited, joins))
             break
-        if isinstance(got, _Collision):
-            found.append(_collision(position, got.address, joins))
+        if got.collision_at is not None or got.reading is None:
+            found.append(_collision(position, got.collision_at or 0, joins))
             break
+        reading = got.reading
         serial_owner = next(
-            (j for j in joins if got.serial is not None and j.serial == got.serial), None
+            (j for j in joins if reading.serial is not None and j.serial == reading.serial), None
         )
         if serial_owner is not None:
             found.append(
@@ -86,7 +94,7 @@ def run_power_on(c: Commissioning) -> StepResult:
                     Severity.FAIL,
                     codes.SERIAL_SEEN,
                     f"pack {position} answers with the serial of pack {serial_owner.position} "
-                    f"({got.serial})",
+                    f"({reading.serial})",
                     fix="the same BMS answered twice: check that pack "
                     f"{position} is really on and linked (Link-out of pack {position - 1} -> "
                     f"Link-in of pack {position})",
@@ -95,10 +103,10 @@ def run_power_on(c: Commissioning) -> StepResult:
             break
         join = PackJoin(
             position=position,
-            address=got.address,
-            serial=got.serial,
-            firmware=got.firmware,
-            voltage_v=got.voltage_v,
+            address=reading.address,
+            serial=reading.serial,
+            firmware=reading.firmware,
+            voltage_v=reading.voltage_v,
             joined_at=c.stamp(),
             waited_s=round(waited, 2),
         )
@@ -133,20 +141,20 @@ def run_power_on(c: Commissioning) -> StepResult:
 
 def _new_pack(
     link: RequestLink, addresses: Sequence[int], joins: Sequence[PackJoin]
-) -> PackReading | _Collision | None:
+) -> _Seen | None:
     """A pack at an address nobody has yet, or a collision at one that is taken."""
     taken = {j.address for j in joins}
     for address in sorted(a for a in taken if a is not None):
         # Two BMSes at one address answer at once: their replies garble each other.
         if probe_status(link, address) is AddressStatus.GARBLED:
-            return _Collision(address)
+            return _Seen(collision_at=address)
     for address in addresses:
         if address in taken:
             continue
         if probe_status(link, address) is AddressStatus.ANSWERED:
             reading = read_address(link, address)
             if reading is not None:
-                return reading
+                return _Seen(reading=reading)
     return None
 
 
@@ -159,7 +167,9 @@ def _join_line(join: PackJoin) -> str:
 
 
 def _never_answered(position: int, waited: float, joins: Sequence[PackJoin]) -> Finding:
-    previous = f"pack {position - 1}'s Link-out to pack {position}'s Link-in" if position > 1 else ""
+    previous = (
+        f"pack {position - 1}'s Link-out to pack {position}'s Link-in" if position > 1 else ""
+    )
     fix = f"check that pack {position} is switched on (power switch, breaker)"
     if previous:
         fix += f", the Link cable from {previous},"
@@ -194,6 +204,7 @@ def _next_free(joins: Sequence[PackJoin]) -> int:
 def run_address_plan(c: Commissioning) -> StepResult:
     """A full scan once every pack is on: each pack once, where the join log says."""
     count = c.session.site.packs_expected
+    c.fresh_can()
     outcome = scan_links(
         c.links,
         ScanOptions(addresses=c.options.addresses),
@@ -201,7 +212,9 @@ def run_address_plan(c: Commissioning) -> StepResult:
         can_window_s=2.5,
     )
     snapshot = outcome.snapshot
-    found: list[Finding] = list(snapshot.findings)
+    # The inverter is still off at this step, by the manual's order: its
+    # heartbeat is judged once it is on, not missed here.
+    found: list[Finding] = [f for f in snapshot.findings if f.code != HEARTBEAT]
     scanned = {p.serial: p for p in snapshot.packs if p.serial}
     for join in c.session.joins:
         if join.serial and join.serial not in scanned:

@@ -101,7 +101,14 @@ def run_sizing(c: Commissioning) -> StepResult:
         result = check_sizing(power, c.session.site.packs_expected)
     except ValueError as e:
         return StepResult(
-            (finding(Severity.FAIL, "commission.sizing-input", str(e), fix="give the inverter's rated power in W"),)
+            (
+                finding(
+                    Severity.FAIL,
+                    "commission.sizing-input",
+                    str(e),
+                    fix="give the inverter's rated power in W",
+                ),
+            )
         )
     evidence = (
         f"inverter {power:g} W, {c.session.site.packs_expected} pack(s) at "
@@ -128,7 +135,9 @@ def run_before_linking(c: Commissioning) -> StepResult:
                 )
             )
         records = tuple(
-            PackRecord(position=i, address=None, source="multimeter", read_at=c.stamp(), voltage_v=v)
+            PackRecord(
+                position=i, address=None, source="multimeter", read_at=c.stamp(), voltage_v=v
+            )
             for i, v in enumerate(c.options.voltages, start=1)
         )
         packs = [PackVoltage(f"pack {r.position}", r.voltage_v or 0.0) for r in records]
@@ -177,6 +186,10 @@ def _read_each(
             "the laptop's cable into its COM port",
         )
         got = _read_single(c, position, read)
+        if got is not None:
+            pack = got[0]
+            soc = "unknown" if pack.reading.soc_pct is None else f"{pack.reading.soc_pct:.0f} %"
+            c.prompter.say(f"{pack.label}: {pack.reading.voltage_v:.2f} V, SOC {soc}")
         c.actuator.switch_off_pack(
             position, f"Pack {position}: switch it off again (packs are linked while off)"
         )
@@ -190,8 +203,6 @@ def _read_each(
         failures.extend(
             dataclasses.replace(f, title=f"pack {position}: {f.title}") for f in scan if f.failed
         )
-        soc = "unknown" if pack.reading.soc_pct is None else f"{pack.reading.soc_pct:.0f} %"
-        c.prompter.say(f"pack {position} ({pack.label}): {pack.reading.voltage_v:.2f} V, SOC {soc}")
     return read, missing, failures
 
 

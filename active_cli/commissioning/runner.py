@@ -64,7 +64,9 @@ def run_commissioning(c: Commissioning) -> Session:
         if step.status in FINISHED:
             continue
         if step.id not in STEPS:
-            raise LinkError(f"unknown step {step.id!r} in the session")  # unreachable: loader checks
+            raise LinkError(
+                f"unknown step {step.id!r} in the session"
+            )  # unreachable: loader checks
         c.prompter.say(f"\n[{number}/{total}] {step.title}")
         if step.instruction:
             c.prompter.say(f"  manual: {step.instruction}")
@@ -87,21 +89,40 @@ def run_commissioning(c: Commissioning) -> Session:
 
 def _run_step(c: Commissioning, step_id: str) -> StepRecord:
     started = c.stamp()
-    _put(c, dataclasses.replace(c.session.step(step_id), status=StepStatus.RUNNING, started_at=started, ended_at=None, note=""))
+    _put(
+        c,
+        dataclasses.replace(
+            c.session.step(step_id),
+            status=StepStatus.RUNNING,
+            started_at=started,
+            ended_at=None,
+            note="",
+        ),
+    )
     try:
         result = STEPS[step_id](c)
     except (Aborted, KeyboardInterrupt) as e:
-        _put(c, dataclasses.replace(c.session.step(step_id), status=StepStatus.PENDING, note="interrupted: run again with --resume"))
+        _put(
+            c,
+            dataclasses.replace(
+                c.session.step(step_id),
+                status=StepStatus.PENDING,
+                note="interrupted: run again with --resume",
+            ),
+        )
         if isinstance(e, Aborted):
             raise
         raise Aborted("interrupted (Ctrl-C)") from None
     except LinkError as e:
-        _put(c, dataclasses.replace(c.session.step(step_id), status=StepStatus.PENDING, note=f"stopped: {e.message}"))
+        _put(
+            c,
+            dataclasses.replace(
+                c.session.step(step_id), status=StepStatus.PENDING, note=f"stopped: {e.message}"
+            ),
+        )
         raise
-    if result.skipped is not None:
-        status = StepStatus.SKIPPED
-    else:
-        status = _STATUS_OF[result.severity]
+    skipped = result.skipped is not None
+    status = StepStatus.SKIPPED if skipped else _STATUS_OF[result.severity]
     record = dataclasses.replace(
         c.session.step(step_id),
         status=status,
@@ -122,7 +143,11 @@ def _put(c: Commissioning, record: StepRecord) -> None:
 
 def _tell(c: Commissioning, record: StepRecord) -> None:
     for f in sorted(record.findings, key=lambda f: -f.severity.rank):
-        if f.severity is Severity.OK and record.status is StepStatus.OK and len(record.findings) > 6:
+        if (
+            f.severity is Severity.OK
+            and record.status is StepStatus.OK
+            and len(record.findings) > 6
+        ):
             continue  # a long list of passes hides the one line that matters
         c.prompter.say(f"  {f.severity.value.upper():4} {f.title}")
         if f.failed and f.fix:

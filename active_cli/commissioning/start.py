@@ -105,9 +105,10 @@ def check_resume(
         )
     if sim != session.sim_scenario:
         recorded = session.sim_scenario
+        ran = f"on the simulator {recorded!r}" if recorded else "on real hardware"
+        asked = f"--sim {sim!r}" if sim else "real hardware"
         raise UsageError(
-            f"this session ran {'on the simulator ' + repr(recorded) if recorded else 'on real hardware'}"
-            f", not {'--sim ' + repr(sim) if sim else 'real hardware'}",
+            f"this session ran {ran}, not {asked}",
             hint=f"resume it {'with --sim ' + recorded if recorded else 'without --sim'}",
         )
     unknown = [s.id for s in session.steps if s.id not in known_steps]
