@@ -25,6 +25,10 @@ from active_cli.model import Finding, PackReading, Severity, worst
 _MV = 3
 
 
+# Finding codes other layers act on.
+PLAN = "parallel.plan"  # what to charge or discharge before linking
+
+
 @dataclass(frozen=True)
 class PackVoltage:
     """One pack's reading before linking.
@@ -427,7 +431,7 @@ def _advice_finding(
     )
     return Finding(
         Severity.INFO,
-        "parallel.plan",
+        PLAN,
         f"Bring every pack to within {rules.spread_warn_v / 2:g} V of {target_v:.2f} V",
         detail="Charge or discharge each listed pack on its own (not linked), let it rest, "
         "then measure again.",

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from active_cli.checks.parallel import PLAN
 from active_cli.cli.output import stdout
 from active_cli.commissioning.session import Outcome, Session, StepRecord, StepStatus
 from active_cli.model import Severity
@@ -81,6 +82,9 @@ def verdict(session: Session) -> str:
     first = next((f for f in failed.findings if f.failed), None)
     if first is None:
         return f"FAIL: stopped at {failed.title.lower()}"
+    plan = next((f for f in failed.findings if f.code == PLAN and f.fix), None)
+    if plan is not None:
+        return f"FAIL: do not link: {first.title}: {plan.fix}"
     fix = f": {first.fix}" if first.fix else ""
     return f"FAIL: stopped at '{failed.id}': {first.title}{fix}"
 
@@ -92,7 +96,10 @@ def show(session: Session, path: Path) -> None:
         console.print(join_table(session))
     for step in session.steps:
         for finding in step.findings:
-            if finding.severity in (Severity.FAIL, Severity.WARN):
+            if finding.code == PLAN and step.status is StepStatus.FAIL:
+                for line in finding.evidence:
+                    console.print(f"      plan: {escape(printable(line))}", soft_wrap=True)
+            elif finding.severity in (Severity.FAIL, Severity.WARN):
                 label = "FAIL" if finding.failed else "WARN"
                 style = "bold red" if finding.failed else "yellow"
                 console.print(

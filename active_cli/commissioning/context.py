@@ -75,6 +75,17 @@ class Commissioning:
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], datetime] = utc_now
 
+    def fresh_counts(self) -> None:
+        """Forget CAN frames queued and RS485 timeouts counted while earlier steps ran.
+
+        A scan's error rates and a CAN window must speak of the stack as it is
+        now: the polls that went unanswered while packs were still off are not
+        errors of the line.
+        """
+        if self.links.rs485 is not None:
+            self.links.rs485.stats.per_address.clear()
+        self.fresh_can()
+
     def fresh_can(self) -> None:
         """Forget CAN frames queued while earlier steps ran: what follows must be heard now."""
         if self.links.can is not None:

@@ -194,7 +194,7 @@ def run_acceptance(c: Commissioning) -> StepResult:
 
 def run_final_snapshot(c: Commissioning) -> StepResult:
     """Every pack's values, cells, temperatures and alarms, and the stack on CAN."""
-    c.fresh_can()
+    c.fresh_counts()
     outcome = scan_links(
         c.links,
         ScanOptions(addresses=c.options.addresses),

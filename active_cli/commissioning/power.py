@@ -148,7 +148,11 @@ def _new_pack(
         # Two BMSes at one address answer at once: their replies garble each other.
         if probe_status(link, address) is AddressStatus.GARBLED:
             return _Seen(collision_at=address)
-    for address in addresses:
+    # Packs are addressed in order along the Link chain, so the next one is
+    # most likely just above the highest taken address: ask there first.
+    highest = max((a for a in taken if a is not None), default=0)
+    order = sorted(addresses, key=lambda a: (a <= highest, a))
+    for address in order:
         if address in taken:
             continue
         if probe_status(link, address) is AddressStatus.ANSWERED:
@@ -204,12 +208,12 @@ def _next_free(joins: Sequence[PackJoin]) -> int:
 def run_address_plan(c: Commissioning) -> StepResult:
     """A full scan once every pack is on: each pack once, where the join log says."""
     count = c.session.site.packs_expected
-    c.fresh_can()
+    c.fresh_counts()
     outcome = scan_links(
         c.links,
         ScanOptions(addresses=c.options.addresses),
         expected_packs=count,
-        can_window_s=2.5,
+        can_window_s=1.5,  # the master's own CAN set; the inverter is not on yet
     )
     snapshot = outcome.snapshot
     # The inverter is still off at this step, by the manual's order: its

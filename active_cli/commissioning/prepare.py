@@ -211,9 +211,14 @@ def _read_single(
 ) -> tuple[ReadPack, tuple[Finding, ...]] | None:
     """The one pack on the cable now; a serial already read means the cable did not move."""
 
+    link = c.links.rs485
+    if link is None:
+        return None
+
     def probe() -> tuple[ReadPack, tuple[Finding, ...]] | None:
-        with c.links.reopen_rs485() as link:
-            result = read_packs(link, c.options.addresses)
+        # The laptop's port stays open while the RJ45 end moves from pack to
+        # pack, so the link keeps what it learned of the line's timing.
+        result = read_packs(link, c.options.addresses)
         if not result.packs:
             return None
         return result.packs[0], result.findings
