@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from active_cli import spec
-from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
+from active_cli.inverter_profile import Bus, Confidence, InverterProfile, QuirkTopic
 from active_cli.model import CanObservation, CanStackState, Finding, Severity
 from active_cli.protocols import pylon_can
 

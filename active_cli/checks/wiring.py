@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass
 
 from active_cli import spec
-from active_cli.inverters import (
+from active_cli.inverter_profile import (
     BUS_LINES,
     Bus,
     Confidence,
@@ -228,6 +228,10 @@ def _straight_verdict(
         )
     if misfit:
         return StraightLead.DOES_NOT_FIT, weakest(confidences), tuple(reasons)
+    lead = profile.port.straight_lead
+    if unknown and bus is not None and lead.value is True:
+        # The maker settles it for the whole port (Solis: "CAN only"), not pin by pin.
+        return StraightLead.FITS, weakest([*confidences, lead.confidence]), (lead.note,)
     if unknown:
         return StraightLead.UNVERIFIED, Confidence.UNKNOWN, tuple(reasons)
     return StraightLead.FITS, weakest(confidences), tuple(reasons)

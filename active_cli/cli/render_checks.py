@@ -195,6 +195,8 @@ def show_profile(profile: InverterProfile) -> None:
         f"(confidence {profile.confidence.value})",
         soft_wrap=True,
     )
+    if profile.confidence_note:
+        console.print(f"why: {escape(profile.confidence_note)}", soft_wrap=True)
     console.print(f"models: {escape(', '.join(profile.models))}", soft_wrap=True)
     if profile.aliases:
         console.print(f"also known as: {escape(', '.join(profile.aliases))}")
