@@ -9,12 +9,15 @@ is a range in `sim/scenario.py` wider than its wire field.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from active_cli import spec
 from active_cli.errors import DataFileError
+from active_cli.protocols import pylon_can
 from active_cli.protocols import pylon_rs485 as rs
 from active_cli.protocols.pylon_rs485 import Command
 from active_cli.sim.can_node import battery_frames
@@ -26,6 +29,7 @@ from active_cli.sim.scenario import (
     MAX_CYCLES,
     parse_scenario,
 )
+from active_cli.sim.site import SimulatedSite
 from active_cli.sim.stack import SimStack
 
 
@@ -99,7 +103,13 @@ def exercise(stack: SimStack) -> None:
     group = bytes([rs.GROUP_ADR_INFO])
     for command in (Command.ANALOG, Command.ALARM):
         responder(rs.build_request(command, stack.master.address, ver=ver, info=group))
-    battery_frames(stack.can_state(), pad_to_8=stack.scenario.can_pad_to_8)
+    # The simulated inverter decodes what the battery sends: that must hold too.
+    builder = pylon_can.CanStateBuilder()
+    for arbitration_id, data in battery_frames(
+        stack.can_state(), pad_to_8=stack.scenario.can_pad_to_8
+    ):
+        builder.feed(arbitration_id, data)
+    assert builder.state() is not None
 
 
 @settings(
@@ -140,3 +150,42 @@ def test_a_current_limit_the_stack_cannot_send_is_refused() -> None:
     with pytest.raises(DataFileError) as caught:
         parse_scenario("packs = 16\n[bms]\ncharge_current_per_pack_a = 205\n")
     assert caught.value.key == "bms.charge_current_per_pack_a"
+
+
+EXTREME = f"""
+name = "extreme"
+packs = 16
+[rs485]
+protocol = "pace"
+[can]
+profile = "pylon-v1.3"
+pad_to_8 = true
+[inverter]
+follows_limits = false
+heartbeat_period_s = 0.05
+[bms]
+charge_current_per_pack_a = {MAX_CURRENT_LIMIT_PER_PACK_A}
+discharge_current_per_pack_a = {MAX_CURRENT_LIMIT_PER_PACK_A}
+charge_voltage_limit_v = 65.0
+discharge_voltage_limit_v = 60.0
+[defaults]
+current_a = 1000.0
+capacity_ah = {MAX_CAPACITY_AH}
+cycles = {MAX_CYCLES}
+temperature_c = 120.0
+cell_offsets_mv = [500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500]
+[pack.16]
+cells_mv = {{ {", ".join(f"{i} = {MAX_CELL_MV}" for i in range(1, 17))} }}
+"""
+
+
+def test_a_running_site_on_the_extremes_keeps_its_threads_clean() -> None:
+    # conftest fails the test if any of the site's threads caught an error.
+    with SimulatedSite(parse_scenario(EXTREME), pty=False) as site:
+        assert site.battery is not None and site.inverter is not None
+        deadline = time.monotonic() + 5.0
+        while site.battery.cycles_sent < 2 or site.inverter.heartbeats_sent < 2:
+            assert time.monotonic() < deadline, site.internal_errors
+            site.battery.wake()
+            time.sleep(0.02)
+        assert site.internal_errors == []
