@@ -37,6 +37,7 @@ __all__ = [
     "DataDocument",
     "DataTable",
     "Missing",
+    "describe_value",
     "key_lines",
     "line_of",
 ]
@@ -58,6 +59,7 @@ class DataDocument:
         self.source = source
         self.what = what
         self._lines = key_lines(text)
+        self._data = data
         self._root = DataTable(self, "", data)
 
     @classmethod
@@ -100,6 +102,11 @@ class DataDocument:
     @property
     def root(self) -> DataTable:
         return self._root
+
+    @property
+    def data(self) -> Mapping[str, object]:
+        """The parsed TOML as tomllib gave it, for a reader that walks it itself."""
+        return self._data
 
     def line_of(self, key: str) -> int | None:
         return line_of(self._lines, key)
@@ -242,8 +249,9 @@ class DataTable:
     ) -> str:
         if choices is not None and value not in choices:
             listed = ", ".join(repr(c) for c in choices)
+            suggestion = _did_you_mean(value, choices)
             raise self.error(
-                key, f"{value!r} is not one of {listed}" + _did_you_mean(value, choices)
+                key, f"must be one of {listed}; {value!r} is not one of them{suggestion}"
             )
         if min_len >= 1 and not value.strip():
             raise self.error(key, "must not be empty")
@@ -309,7 +317,7 @@ class DataTable:
         if choices is not None:
             if value not in choices:
                 listed = ", ".join(str(c) for c in choices)
-                raise self.error(key, f"{value} is not one of {listed}")
+                raise self.error(key, f"must be one of {listed}; {value} is not one of them")
             return value
         if not _in_range(value, lo, hi):
             raise self.error(key, f"must be {_range_text(lo, hi)}, got {value}")
@@ -393,7 +401,7 @@ def _did_you_mean(word: str, known: Collection[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _kind(value: object) -> str:
+def describe_value(value: object) -> str:
     """What the file holds, as its author wrote it: "the string 'fast'", "true/false"."""
     if isinstance(value, bool):
         return "true/false"
@@ -408,6 +416,9 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "a table"
     return f"a {type(value).__name__}"
+
+
+_kind = describe_value
 
 
 def _in_range(value: float, lo: float | None, hi: float | None) -> bool:
