@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Final
 
 from active_cli.errors import DataFileError
+from active_cli.sanitize import printable
 
 __all__ = [
     "REQUIRED",
@@ -149,6 +150,10 @@ class DataTable:
         """The TOML value as parsed (None when absent), for values of mixed type."""
         return self._data.get(key)
 
+    def _where(self) -> str:
+        # Table names come from the file: shown escaped, never acting on a terminal.
+        return f"in [{printable(self.path)}]" if self.path else "at the top level"
+
     def key_path(self, key: str) -> str:
         """`key` of this table as a full path: "pack.2" + "soc_pct", "sources" + "[0]"."""
         if not self.path:
@@ -166,13 +171,13 @@ class DataTable:
         for name in self._data:
             if name in known:
                 continue
-            where = f"in [{self.path}]" if self.path else "at the top level"
+            where = self._where()
             reason = f"unknown key {name!r} {where}" + _did_you_mean(name, known)
             raise self.error(name, reason, hint="known keys here: " + ", ".join(known))
 
     def _require(self, key: str) -> object:
         if key not in self._data:
-            where = f"in [{self.path}]" if self.path else "at the top level"
+            where = self._where()
             raise self.error(key, f"missing key {key!r} {where}")
         return self._data[key]
 
@@ -182,7 +187,9 @@ class DataTable:
         """The sub-table `key` (an empty table when it is absent)."""
         value = self._data.get(key, {})
         if not isinstance(value, dict):
-            raise self.error(key, f"expected a table ([{self.key_path(key)}]), got {_kind(value)}")
+            raise self.error(
+                key, f"expected a table ([{printable(self.key_path(key))}]), got {_kind(value)}"
+            )
         return DataTable(self.document, self.key_path(key), value)
 
     def require_table(self, key: str) -> DataTable:
@@ -193,7 +200,7 @@ class DataTable:
     def get_tables(self, key: str) -> tuple[DataTable, ...]:
         """An array of tables (``[[key]]`` or ``key = [{...}, ...]``); () when absent."""
         value = self._data.get(key, [])
-        expected = f"expected an array of tables ([[{self.key_path(key)}]])"
+        expected = f"expected an array of tables ([[{printable(self.key_path(key))}]])"
         if not isinstance(value, list):
             raise self.error(key, f"{expected}, got {_kind(value)}")
         out: list[DataTable] = []

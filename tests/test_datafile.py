@@ -273,3 +273,13 @@ def test_scenarios_and_profiles_share_the_wording(tmp_path: Path) -> None:
     assert str(error) == (
         f"{profile}, line 2, key 'brnd': unknown key 'brnd' at the top level; did you mean 'brand'?"
     )
+
+
+def test_names_from_the_file_cannot_act_on_a_terminal() -> None:
+    root = doc('["\\u001b[2J"]\nsoc = 1\n')
+    table = root.get_table("\x1b[2J")
+    error = failure(lambda: table.check_keys(("soc_pct",)))
+    assert "\x1b" not in error.reason and "\\x1b[2J" in error.reason
+    assert "\x1b" not in str(error)  # the key is shown through repr()
+    error = failure(lambda: table.get_table("soc"))
+    assert "\x1b" not in error.reason
