@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict active_cli
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(PY) -m pytest -q

@@ -441,3 +441,22 @@ def test_status_line_shows_what_is_off() -> None:
         site.switch_on_pack(4)
         site.switch_on_inverter()
         assert render_sim.power_notes(site) == []
+
+
+def test_power_calls_work_while_holding_the_site_lock() -> None:
+    import threading
+
+    results: list[bool] = []
+
+    def switch_under_lock(site: SimulatedSite) -> None:
+        with site.lock:  # as a caller reading site.stack would hold it
+            site.switch_off_pack(2)
+            results.append(site.pack_is_on(2))
+            results.append(site.inverter_is_on)
+
+    with rs485_site() as site:
+        worker = threading.Thread(target=switch_under_lock, args=(site,), daemon=True)
+        worker.start()
+        worker.join(timeout=5.0)
+        assert not worker.is_alive(), "deadlock: the site lock is not reentrant"
+    assert results == [False, True]

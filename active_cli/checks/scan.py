@@ -26,6 +26,10 @@ from active_cli.model import (
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
 
+# Finding codes other layers act on (the CLI says "nothing answered" with it).
+NO_PACKS = "scan.no-packs"
+HEARTBEAT = "can.heartbeat"
+
 
 def scan_findings(
     snapshot: StackSnapshot, *, expected_packs: int | None = None, rs485: bool = True
@@ -68,7 +72,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
         out.append(
             Finding(
                 FAIL,
-                "scan.no-packs",
+                NO_PACKS,
                 "No pack answered",
                 f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
                 fix="wiring: battery COM port pin 1 RS485-B, pin 2 RS485-A (swap A/B if unsure); "
@@ -478,7 +482,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     OK,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, every {can.heartbeat_period_s:.2f} s",
                     verdict.seen,
                 )
@@ -487,7 +491,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
                     "the inverter is off, not wired to CAN, or set to another battery protocol",
                     fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
@@ -498,7 +502,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     "Inverter heartbeat 0x305 "
                     + ("stopped" if verdict.state is Heartbeat.STOPPED else "is not steady"),
                     verdict.seen,
@@ -510,7 +514,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     INFO,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s: too short a window to time it",
                     verdict.seen,
@@ -521,7 +525,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
                     "(about 1 s expected)",
                     verdict.seen,

@@ -187,7 +187,7 @@ class BatteryNode(_Periodic):
         stack: SimStack,
         bus: can.BusABC,
         *,
-        lock: threading.Lock,
+        lock: threading.Lock | threading.RLock,
         sync: Callable[[], None],
         period_s: float = BROADCAST_PERIOD_S,
     ) -> None:
@@ -240,7 +240,7 @@ class InverterNode(_Periodic):
         stack: SimStack,
         bus: can.BusABC,
         *,
-        lock: threading.Lock,
+        lock: threading.Lock | threading.RLock,
         sync: Callable[[], None],
         powered: bool = True,
     ) -> None:

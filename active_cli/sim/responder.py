@@ -200,7 +200,7 @@ class Rs485Responder:
         self,
         stack: SimStack,
         *,
-        lock: threading.Lock | None = None,
+        lock: threading.Lock | threading.RLock | None = None,
         sync: Callable[[], None] = lambda: None,
     ) -> None:
         self.stack = stack

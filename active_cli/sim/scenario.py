@@ -47,6 +47,17 @@ DEFAULT_CHARGE_VOLTAGE_LIMIT_V: Final = 56.0
 DEFAULT_DISCHARGE_VOLTAGE_LIMIT_V: Final = round(
     spec.CELLS_IN_SERIES * spec.CELL_UNDER_VOLTAGE_ALARM_V, 1
 )
+# Ranges are what the wire fields carry, so a scenario that loads never makes
+# the simulator fail to encode a reply:
+# 0x42 cycle count: u16.
+MAX_CYCLES: Final = 0xFFFF
+# 0x42 pack voltage is u16 mV (65.535 V): 16 cells pinned at 4095 mV still fit.
+MAX_CELL_MV: Final = 0xFFFF // spec.CELLS_IN_SERIES
+# PACE 0x42 capacities are u16 in 10 mAh (655.35 Ah), the narrower of the two variants.
+MAX_CAPACITY_AH: Final = 655.0
+# CAN 0x351 CCL/DCL are s16 in 0.1 A (3276.7 A) for the whole stack: 16 packs
+# x 204.7 A fit, and so do the RS485 0x47/0x92 fields (PACE: s16 in 10 mA).
+MAX_CURRENT_LIMIT_PER_PACK_A: Final = 204.7
 BAUD_RATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 CAN_BITRATES: Final = (
     10_000,
@@ -350,10 +361,15 @@ class _Parser:
             charge_voltage_limit_v=cvl,
             discharge_voltage_limit_v=dvl,
             charge_current_per_pack_a=d.get_float(
-                bms, "bms", "charge_current_per_pack_a", per_pack, 0.0, 1000.0
+                bms, "bms", "charge_current_per_pack_a", per_pack, 0.0, MAX_CURRENT_LIMIT_PER_PACK_A
             ),
             discharge_current_per_pack_a=d.get_float(
-                bms, "bms", "discharge_current_per_pack_a", per_pack, 0.0, 1000.0
+                bms,
+                "bms",
+                "discharge_current_per_pack_a",
+                per_pack,
+                0.0,
+                MAX_CURRENT_LIMIT_PER_PACK_A,
             ),
             seed=seed,
             faults=faults,
@@ -438,9 +454,9 @@ class _Parser:
         if "current_a" in table:
             draft.current_a = d.get_float(table, prefix, "current_a", 0.0, -1000.0, 1000.0)
         if "cycles" in table:
-            draft.cycles = d.get_int(table, prefix, "cycles", 0, 0, 100_000)
+            draft.cycles = d.get_int(table, prefix, "cycles", 0, 0, MAX_CYCLES)
         if "capacity_ah" in table:
-            draft.capacity_ah = d.get_float(table, prefix, "capacity_ah", 0.0, 1.0, 2000.0)
+            draft.capacity_ah = d.get_float(table, prefix, "capacity_ah", 0.0, 1.0, MAX_CAPACITY_AH)
         if "device_name" in table:
             draft.device_name = d.get_str(table, prefix, "device_name", "", max_len=10, min_len=1)
         if "manufacturer" in table:
@@ -477,7 +493,7 @@ class _Parser:
             key = f"{prefix}.cells_mv.{cell}"
             if not cell.isdigit() or not 1 <= int(cell) <= spec.CELLS_IN_SERIES:
                 raise d.error(key, f"cells are numbered 1..16, not {cell!r}")
-            out[int(cell)] = d.get_int(cells, f"{prefix}.cells_mv", cell, 0, 0, 5000)
+            out[int(cell)] = d.get_int(cells, f"{prefix}.cells_mv", cell, 0, 0, MAX_CELL_MV)
         return out
 
     def temperatures(self, table: Mapping[str, object], prefix: str) -> dict[str, float]:

@@ -88,7 +88,8 @@ class SimulatedSite:
     ) -> None:
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
         self.stack = SimStack.from_scenario(self.scenario)
-        self.lock = threading.Lock()
+        # Reentrant: the power calls take it too, and a caller may already hold it.
+        self.lock = threading.RLock()
         self.clock: SimClock = clock if clock is not None else MonotonicClock()
         self._last_sync = self.clock.now()
         self._pending: list[_Switch] = []  # a heap, soonest first

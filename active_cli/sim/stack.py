@@ -677,7 +677,8 @@ class SimPack:
             self._discharged_ah -= delta_ah
             while full > 0 and self._discharged_ah >= full:
                 self._discharged_ah -= full
-                self.cycles += 1
+                # A BMS's counter is a u16 on the wire: it stops there rather than wrap.
+                self.cycles = min(self.cycles + 1, 0xFFFF)
 
         heat_w = current * current * spec.PACK_INTERNAL_RESISTANCE_OHM
         cell_target = self.ambient_c + heat_w / THERMAL_CONDUCTANCE_W_PER_K
