@@ -31,12 +31,14 @@ from pathlib import Path
 from typing import Final
 
 from active_cli.errors import DataFileError
+from active_cli.sanitize import printable
 
 __all__ = [
     "REQUIRED",
     "DataDocument",
     "DataTable",
     "Missing",
+    "describe_value",
     "key_lines",
     "line_of",
 ]
@@ -58,6 +60,7 @@ class DataDocument:
         self.source = source
         self.what = what
         self._lines = key_lines(text)
+        self._data = data
         self._root = DataTable(self, "", data)
 
     @classmethod
@@ -101,6 +104,11 @@ class DataDocument:
     def root(self) -> DataTable:
         return self._root
 
+    @property
+    def data(self) -> Mapping[str, object]:
+        """The parsed TOML as tomllib gave it, for a reader that walks it itself."""
+        return self._data
+
     def line_of(self, key: str) -> int | None:
         return line_of(self._lines, key)
 
@@ -142,6 +150,10 @@ class DataTable:
         """The TOML value as parsed (None when absent), for values of mixed type."""
         return self._data.get(key)
 
+    def _where(self) -> str:
+        # Table names come from the file: shown escaped, never acting on a terminal.
+        return f"in [{printable(self.path)}]" if self.path else "at the top level"
+
     def key_path(self, key: str) -> str:
         """`key` of this table as a full path: "pack.2" + "soc_pct", "sources" + "[0]"."""
         if not self.path:
@@ -159,13 +171,13 @@ class DataTable:
         for name in self._data:
             if name in known:
                 continue
-            where = f"in [{self.path}]" if self.path else "at the top level"
+            where = self._where()
             reason = f"unknown key {name!r} {where}" + _did_you_mean(name, known)
             raise self.error(name, reason, hint="known keys here: " + ", ".join(known))
 
     def _require(self, key: str) -> object:
         if key not in self._data:
-            where = f"in [{self.path}]" if self.path else "at the top level"
+            where = self._where()
             raise self.error(key, f"missing key {key!r} {where}")
         return self._data[key]
 
@@ -175,7 +187,9 @@ class DataTable:
         """The sub-table `key` (an empty table when it is absent)."""
         value = self._data.get(key, {})
         if not isinstance(value, dict):
-            raise self.error(key, f"expected a table ([{self.key_path(key)}]), got {_kind(value)}")
+            raise self.error(
+                key, f"expected a table ([{printable(self.key_path(key))}]), got {_kind(value)}"
+            )
         return DataTable(self.document, self.key_path(key), value)
 
     def require_table(self, key: str) -> DataTable:
@@ -186,7 +200,7 @@ class DataTable:
     def get_tables(self, key: str) -> tuple[DataTable, ...]:
         """An array of tables (``[[key]]`` or ``key = [{...}, ...]``); () when absent."""
         value = self._data.get(key, [])
-        expected = f"expected an array of tables ([[{self.key_path(key)}]])"
+        expected = f"expected an array of tables ([[{printable(self.key_path(key))}]])"
         if not isinstance(value, list):
             raise self.error(key, f"{expected}, got {_kind(value)}")
         out: list[DataTable] = []
@@ -242,8 +256,9 @@ class DataTable:
     ) -> str:
         if choices is not None and value not in choices:
             listed = ", ".join(repr(c) for c in choices)
+            suggestion = _did_you_mean(value, choices)
             raise self.error(
-                key, f"{value!r} is not one of {listed}" + _did_you_mean(value, choices)
+                key, f"must be one of {listed}; {value!r} is not one of them{suggestion}"
             )
         if min_len >= 1 and not value.strip():
             raise self.error(key, "must not be empty")
@@ -309,7 +324,7 @@ class DataTable:
         if choices is not None:
             if value not in choices:
                 listed = ", ".join(str(c) for c in choices)
-                raise self.error(key, f"{value} is not one of {listed}")
+                raise self.error(key, f"must be one of {listed}; {value} is not one of them")
             return value
         if not _in_range(value, lo, hi):
             raise self.error(key, f"must be {_range_text(lo, hi)}, got {value}")
@@ -393,7 +408,7 @@ def _did_you_mean(word: str, known: Collection[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _kind(value: object) -> str:
+def describe_value(value: object) -> str:
     """What the file holds, as its author wrote it: "the string 'fast'", "true/false"."""
     if isinstance(value, bool):
         return "true/false"
@@ -408,6 +423,9 @@ def _kind(value: object) -> str:
     if isinstance(value, dict):
         return "a table"
     return f"a {type(value).__name__}"
+
+
+_kind = describe_value
 
 
 def _in_range(value: float, lo: float | None, hi: float | None) -> bool:

@@ -106,7 +106,11 @@ def test_defaults_apply_only_when_the_key_is_absent() -> None:
         ("n = true", lambda t: t.get_int("n", min=1), "expected a positive whole number, got true"),
         ("n = 17", lambda t: t.get_int("n", min=1, max=16), "must be between 1 and 16, got 17"),
         ("n = -1", lambda t: t.get_int("n", min=0), "must be at least 0, got -1"),
-        ("n = 9601", lambda t: t.get_int("n", choices=(9600, 19200)), "9601 is not one of 9600"),
+        (
+            "n = 9601",
+            lambda t: t.get_int("n", choices=(9600, 19200)),
+            "one of 9600, 19200; 9601 is not",
+        ),
         ("x = true", lambda t: t.get_float("x"), "expected a number, got true/false"),
         ("x = nan", lambda t: t.get_float("x", min=0, max=1), "must be between 0 and 1, got nan"),
         ("x = inf", lambda t: t.get_float("x"), "must be a finite number, got inf"),
@@ -154,8 +158,8 @@ def test_values_come_back_typed() -> None:
 def test_a_wrong_choice_suggests_the_nearest() -> None:
     error = failure(lambda: doc('p = "pylon-v1.4"\n').get_str("p", choices=("pylon-v1.2", "pace")))
     assert (
-        error.reason
-        == "'pylon-v1.4' is not one of 'pylon-v1.2', 'pace'; did you mean 'pylon-v1.2'?"
+        error.reason == "must be one of 'pylon-v1.2', 'pace'; 'pylon-v1.4' is not one of them; "
+        "did you mean 'pylon-v1.2'?"
     )
 
 
@@ -245,3 +249,37 @@ def test_key_lines_walks_tables_arrays_inline_tables_and_strings() -> None:
     assert line_of(lines, "t.p[1].sub.e[1].m") == 16
     assert line_of(lines, "t.missing") == 2
     assert line_of(lines, "nowhere") is None
+
+
+# --- every data file reads through it -----------------------------------------------------
+
+
+def test_scenarios_and_profiles_share_the_wording(tmp_path: Path) -> None:
+    from active_cli.inverters import load_profile_file
+    from active_cli.sim.scenario import load_scenario, parse_scenario
+
+    error = failure(lambda: parse_scenario('[can]\nprofile = "pylon-v2.0"\n', source="s.toml"))
+    assert str(error) == (
+        "s.toml, line 2, key 'can.profile': must be one of 'pylon-v1.2', 'pylon-v1.3'; "
+        "'pylon-v2.0' is not one of them; did you mean 'pylon-v1.3'?"
+    )
+    latin1 = tmp_path / "site.toml"
+    latin1.write_bytes(b'packs = 2\nname = "caf\xe9"\n')
+    error = failure(lambda: load_scenario(latin1))
+    assert error.line == 2 and error.reason.endswith("save the scenario as UTF-8")
+    profile = tmp_path / "deye.toml"
+    profile.write_text('id = "deye"\nbrnd = "Deye"\n', encoding="utf-8")
+    error = failure(lambda: load_profile_file(profile))
+    assert str(error) == (
+        f"{profile}, line 2, key 'brnd': unknown key 'brnd' at the top level; did you mean 'brand'?"
+    )
+
+
+def test_names_from_the_file_cannot_act_on_a_terminal() -> None:
+    root = doc('["\\u001b[2J"]\nsoc = 1\n')
+    table = root.get_table("\x1b[2J")
+    error = failure(lambda: table.check_keys(("soc_pct",)))
+    assert "\x1b" not in error.reason and "\\x1b[2J" in error.reason
+    assert "\x1b" not in str(error)  # the key is shown through repr()
+    error = failure(lambda: table.get_table("soc"))
+    assert "\x1b" not in error.reason
