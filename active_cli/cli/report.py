@@ -12,8 +12,8 @@ session; 4 a bad session, checklist or photo; 5 a file could not be written;
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,7 +21,9 @@ from typer.core import TyperGroup
 class _DefaultToMake(TyperGroup):
     """Run ``make`` when the first word is not a sub-command (``active report S.json``)."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    # ctx is click's Context, which Typer >= 0.16 vendors under a private module
+    # name; Any keeps this working on both sides of that move.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
             args = ["make", *args]
         return super().parse_args(ctx, args)
