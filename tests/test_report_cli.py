@@ -1,4 +1,4 @@
-"""`active report` at the command line: outputs, bad inputs (exit 4), no PDF engine (exit 6), fonts."""
+"""`active report` at the command line: outputs, bad inputs (4), no PDF engine (6), fonts."""
 
 from __future__ import annotations
 
