@@ -234,13 +234,19 @@ def _why(error: OSError) -> str:
 def atomic_write_json(path: Path, value: object) -> None:
     """Write `value` as JSON to `path` so that `path` is always either old or new.
 
-    The text is made before anything touches the disk (a value that cannot be
-    written raises TypeError/ValueError and changes nothing). The temp file
-    lives in the target's folder because a rename is atomic only within one
-    file system; the folder is fsynced so the rename itself survives a power cut.
-    Any OSError becomes `OutputError` (exit 5) naming the file.
+    The text is made before anything touches the disk: a value that cannot be
+    written raises TypeError/ValueError and changes nothing.
     """
-    text = dumps(value)
+    atomic_write_bytes(path, dumps(value).encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically: temp file, fsync, rename, fsync the folder.
+
+    The temp file lives in the target's folder because a rename is atomic only
+    within one file system; the folder is fsynced so the rename itself survives
+    a power cut. Any OSError becomes `OutputError` (exit 5) naming the file.
+    """
     folder = path.parent if str(path.parent) else Path(".")
     tmp_name: str | None = None
     try:
@@ -249,8 +255,8 @@ def atomic_write_json(path: Path, value: object) -> None:
             # mkstemp makes the file 0600; a session or ticket is not a secret,
             # and replacing a file should not change who may read it.
             os.fchmod(fd, _mode_of(path))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)

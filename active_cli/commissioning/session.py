@@ -108,6 +108,8 @@ class PackRecord:
     temperatures_c: tuple[float, ...] = ()
     alarms: tuple[str, ...] = ()
     protections: tuple[str, ...] = ()
+    # False/None: the alarm command (0x44) was not read, so "no alarms" is unknown.
+    alarms_read: bool | None = None
 
     @classmethod
     def from_reading(
@@ -134,6 +136,7 @@ class PackRecord:
             temperatures_c=reading.temperatures_c,
             alarms=reading.alarms,
             protections=reading.protections,
+            alarms_read=reading.alarm_read,
         )
 
     @property
