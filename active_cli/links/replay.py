@@ -358,6 +358,7 @@ class ReplayLink(SerialLink):
         expected_reply_bytes: int,
         adr: int | None = None,
         patient: bool = True,
+        grace: bool = False,
     ) -> Frame:
         """The next recorded outcome of `request` (see the class doc); no retry."""
         self.stats.bytes_sent += len(request)
