@@ -20,7 +20,7 @@ from active_cli.cli.connect import (
 )
 
 if TYPE_CHECKING:
-    from active_cli.links.capture import CaptureCounts, CaptureSummary
+    from active_cli.links.capture import Capture, CaptureCounts, CaptureSummary
     from active_cli.logs.decode_stream import DecodeSummary
 
 app = typer.Typer(
@@ -51,10 +51,15 @@ def capture(
     can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a file that already exists (default: refuse)."
+    ),
 ) -> None:
     """Record the CAN bus and/or the RS485 exchange (listen only) until Ctrl-C or --duration.
 
     --sim records the simulator's CAN broadcast (nothing polls its RS485 line).
+    SIGTERM and SIGHUP (a closed SSH session) end it like Ctrl-C; files are
+    flushed every half second, so even a killed capture keeps all but the last.
     """
     from active_cli.cli.connect import Connection, parse_can_options, simulator
     from active_cli.errors import UsageError
@@ -79,20 +84,45 @@ def capture(
     with simulator(connection) as site:
         bus = site.open_can_bus() if site is not None and can_files else None
         try:
-            with Capture(
-                can_path=can_files[0] if can_files else None,
-                can_options=connection.can_options(),
-                bus=bus,
-                rs485_path=rs485[0] if rs485 else None,
-                port_url=port,
-                baud=baud,
-            ) as session:
+            with (
+                Capture(
+                    can_path=can_files[0] if can_files else None,
+                    can_options=connection.can_options(),
+                    bus=bus,
+                    rs485_path=rs485[0] if rs485 else None,
+                    port_url=port,
+                    baud=baud,
+                    force=force,
+                ) as session,
+                _stop_on_signals(session),
+            ):
                 summary = _run(session, duration)
         finally:
             if bus is not None:
                 bus.shutdown()
     where = f"simulator {sim}" if sim else connection.can_options().describe()
     _show_capture(summary, json_out, where, port)
+
+
+@contextmanager
+def _stop_on_signals(session: Capture) -> Iterator[None]:
+    """SIGTERM and SIGHUP end the capture the way Ctrl-C does (flush, close,
+    summary) instead of killing it with its file unclosed."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        session.request_stop(signal.Signals(signum).name)
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _run(session: Any, duration: float | None) -> CaptureSummary:
@@ -123,38 +153,64 @@ def _counts_text(counts: CaptureCounts) -> str:
 
 
 def _show_capture(summary: CaptureSummary, json_out: bool, can_text: str, port: str | None) -> None:
+    try:
+        _print_capture(summary, json_out, can_text, port)
+    except OSError:
+        # SIGHUP from a closed SSH session: the terminal is gone, the file is
+        # closed and complete; there is nobody to tell.
+        if summary.signal != "SIGHUP":
+            raise
+
+
+def _print_capture(
+    summary: CaptureSummary, json_out: bool, can_text: str, port: str | None
+) -> None:
     from rich.markup import escape
 
     from active_cli.cli import output
+    from active_cli.sanitize import printable
 
     if json_out:
         output.print_json(summary)
         return
     console = output.stdout()
-    stop = "Ctrl-C" if summary.stopped_by == "interrupt" else "end of --duration"
+    stop = {
+        "interrupt": "Ctrl-C",
+        "duration": "end of --duration",
+        "signal": summary.signal or "a signal",
+    }[summary.stopped_by]
     if summary.can_path is not None:
         console.print(
-            f"CAN: {summary.can_frames} frames written to {escape(summary.can_path)}",
+            f"CAN: {summary.can_frames} frames written to {escape(printable(summary.can_path))}"
+            f" ({summary.can_received} received)",
             soft_wrap=True,
         )
     if summary.rs485_path is not None:
         console.print(
-            f"RS485: {summary.rs485_frames} frames written to {escape(summary.rs485_path)} "
+            f"RS485: {summary.rs485_frames} frames written to "
+            f"{escape(printable(summary.rs485_path))} "
             f"({summary.rs485_bad_frames} broken, {summary.rs485_noise_bytes} noise bytes)",
             soft_wrap=True,
         )
     console.print(f"{summary.duration_s:.1f} s, stopped by {stop}")
     warn = output.stderr()
-    if summary.can_path is not None and summary.can_frames == 0:
+    if summary.can_dropped:
         warn.print(
-            f"[yellow]no CAN frames heard on {escape(can_text)}[/]: check the bitrate "
+            f"[yellow]{summary.can_dropped} of {summary.can_received} CAN frames received "
+            "were not written[/]: the disk could not keep up; capture to a faster disk "
+            "or an uncompressed .log",
+            soft_wrap=True,
+        )
+    if summary.can_path is not None and summary.can_received == 0:
+        warn.print(
+            f"[yellow]no CAN frames heard on {escape(printable(can_text))}[/]: check the bitrate "
             "(Pylon LV: 500000), CAN-H/CAN-L and the 120 ohm termination",
             soft_wrap=True,
         )
     if summary.rs485_path is not None and summary.rs485_frames == 0:
         warn.print(
-            f"[yellow]no RS485 frames heard on {escape(port or '')}[/]: check the baud rate "
-            "(9600 or 115200) and A/B polarity; is anyone polling the line?",
+            f"[yellow]no RS485 frames heard on {escape(printable(port or ''))}[/]: check the "
+            "baud rate (9600 or 115200) and A/B polarity; is anyone polling the line?",
             soft_wrap=True,
         )
 

@@ -26,6 +26,7 @@ Fields are separated by one space; a frame never contains one unescaped.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +152,12 @@ class Rs485LogWriter:
         for line in text.splitlines() or [""]:
             self.file.write(f"# {line}\n")
         self.file.flush()
+
+    def comment_if_possible(self, text: str) -> None:
+        """`comment`, except on a file that already failed (full disk): the
+        frames are what matters, the closing summary is a courtesy."""
+        with contextlib.suppress(OSError, ValueError):
+            self.comment(text)
 
     def write(self, record: Rs485Record) -> None:
         self.file.write(format_line(record))
