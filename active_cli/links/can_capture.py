@@ -25,6 +25,7 @@ so the summary can say "received N, written M" instead of losing them quietly.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -109,7 +110,13 @@ def flush_writer(writer: can.io.generic.MessageWriter) -> None:
         fileno = file.fileno()
     except (OSError, ValueError, AttributeError):
         return
-    os.fsync(fileno)  # power loss too, not only a killed process
+    try:
+        os.fsync(fileno)  # power loss too, not only a killed process
+    except OSError as e:
+        # A pipe or a device (/dev/null, a FIFO) cannot be synced; that is
+        # no failure to write. A full disk is (ENOSPC, EIO).
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EROFS):
+            raise
 
 
 class CanCapture(ClosesOnExit):
