@@ -166,9 +166,7 @@ def test_sigkill_loses_at_most_the_last_flush_interval(
     # Sent at least a flush interval (plus the socket's own latency) before
     # the kill: must be on disk.
     safe_before = killed_at - FLUSH_INTERVAL_S - 0.3
-    expected = {
-        n for n, t in enumerate(list(generator.sent_at)) if n >= first and t < safe_before
-    }
+    expected = {n for n, t in enumerate(list(generator.sent_at)) if n >= first and t < safe_before}
     assert len(expected) > 300
     assert expected <= seen, f"{len(expected - seen)} of {len(expected)} frames lost"
 

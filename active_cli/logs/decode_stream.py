@@ -44,6 +44,7 @@ from active_cli.logs.can_reader import (
 )
 from active_cli.logs.fast_decode import DEFAULT_CACHE_SIZE, FastDecoder
 from active_cli.logs.rs485_log import RS485_LOG_SUFFIX, Rs485LogReader, Rs485Record
+from active_cli.sanitize import printable
 
 OutputFormat = Literal["csv", "jsonl"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "jsonl")
@@ -137,8 +138,14 @@ def _every(progress: Progress | None, position: Callable[[], int], n: int) -> Ca
 
 
 def csv_field(text: str) -> str:
-    """RFC 4180 quoting, only where needed."""
-    if any(c in text for c in ',"\r\n') or text != text.strip():
+    """RFC 4180 quoting, only where needed, of text made `printable` first.
+
+    Strings in a CSV come from the bus or the file (the 0x35E name, a channel,
+    a frame in an error): an ESC in them would act on the terminal that shows
+    the CSV (``less``, ``cat``, a spreadsheet's preview), so it reads ``\x1b``.
+    """
+    text = printable(text)
+    if any(c in text for c in ',"') or text != text.strip():
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -162,7 +169,13 @@ def _json_number(stamp: str) -> str:
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if text.isprintable():
+        return text
+    # json.dumps escapes C0 controls only: DEL, C1 (0x9B is an 8-bit CSI) and
+    # bidi overrides would reach a terminal raw. A \u escape keeps the exact
+    # value for any JSON reader.
+    return "".join(c if c.isprintable() else json.dumps(c, ensure_ascii=True)[1:-1] for c in text)
 
 
 class _Pattern:
