@@ -241,13 +241,19 @@ def decode(
         "'payload.packs.*.voltage_v'); repeatable.",
         metavar="NAME",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an --output file that is not a decode output."
+    ),
 ) -> None:
     """Decode a capture through the DBC (CAN) or the Pylontech codec (RS485), streaming."""
     from active_cli.logs.decode_stream import DecodeOptions, decode_log
+    from active_cli.logs.output_guard import check_output
 
     fmt = _format(output_format, out_path)
     options = DecodeOptions(output_format=fmt, ids=_parse_ids(ids), signals=tuple(signals))
     total = _size(file)
+    if out_path is not None:
+        check_output(out_path, [file], force=force)
     with _open_output(out_path) as out, _progress(total) as progress:
         summary = decode_log(file, out, options, progress=progress)
     _show_decode(summary)
@@ -298,14 +304,14 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
     import os
     import sys
 
-    from active_cli.errors import UsageError
+    from active_cli.errors import ActiveError, OutputError
 
     owned: TextIO | None = None
     if path is not None:
         try:
             owned = open(path, "w", encoding="utf-8", newline="", buffering=1 << 20)  # noqa: SIM115
         except OSError as e:
-            raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
+            raise OutputError(path, e.strerror or str(e)) from e
     elif sys.stdout is sys.__stdout__ and sys.stdout is not None:
         owned = open(  # noqa: SIM115
             sys.stdout.fileno(), "w", encoding="utf-8", newline="", buffering=1 << 20, closefd=False
@@ -323,6 +329,16 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+    except OSError as e:
+        if isinstance(e, ActiveError):
+            raise
+        # A full disk or a vanished folder while decoding: one line, exit 5;
+        # the rows written so far stay in the file.
+        raise OutputError(
+            path or "standard output",
+            f"{e.strerror or e}",
+            hint="the rows before that were written; free some space or write elsewhere",
+        ) from e
 
 
 @contextmanager
