@@ -381,4 +381,10 @@ def _show_decode(summary: DecodeSummary) -> None:
         parts.append(f"{summary.unknown} with ids not in the DBC ({ids})")
     if summary.skipped:
         parts.append(f"{summary.skipped} filtered out or not data frames")
+    if summary.too_long_lines:
+        from active_cli.logs.lines import MAX_LINE_CHARS
+
+        parts.append(
+            f"{summary.too_long_lines} line(s) longer than {MAX_LINE_CHARS} characters skipped"
+        )
     output.stderr().print(f"{summary.frames} frames read: " + ", ".join(parts), soft_wrap=True)

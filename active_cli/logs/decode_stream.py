@@ -88,6 +88,7 @@ class DecodeSummary:
     last_error: str | None = None
     cache_hits: int = 0
     unknown_ids: list[str] = field(default_factory=list)  # the first few, for the summary
+    too_long_lines: int = 0  # skipped: longer than logs.lines.MAX_LINE_CHARS
 
 
 Progress = Callable[[int], None]
@@ -108,16 +109,21 @@ def decode_log(
     (``.rs485`` or a CAN log suffix). `progress(bytes_read)` is called now and then."""
     if bus_of(path) == "rs485":
         with Rs485LogReader(path) as rs485:
-            return decode_rs485_records(
+            summary = decode_rs485_records(
                 rs485, out, options, progress=_every(progress, rs485.position, 256)
             )
+            summary.too_long_lines = rs485.lines.too_long
+            return summary
     with CanLogReader(path) as reader:
         decoder = CanStreamDecoder(options)
         if reader.fast:
-            return decoder.decode_candump(reader, out, progress=progress, path=str(path))
-        return decoder.decode_frames(
-            reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY)
-        )
+            summary = decoder.decode_candump(reader, out, progress=progress, path=str(path))
+        else:
+            summary = decoder.decode_frames(
+                reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY)
+            )
+        summary.too_long_lines = reader.lines.too_long
+        return summary
 
 
 def _every(progress: Progress | None, position: Callable[[], int], n: int) -> Callable[[], None]:
