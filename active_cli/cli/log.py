@@ -100,7 +100,9 @@ def capture(
         finally:
             if bus is not None:
                 bus.shutdown()
-    where = f"simulator {sim}" if sim else connection.can_options().describe()
+    from active_cli.links.can_link import describe_resolved
+
+    where = f"simulator {sim}" if sim else describe_resolved(connection.can_options())
     _show_capture(summary, json_out, where, port)
 
 

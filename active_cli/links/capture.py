@@ -156,14 +156,14 @@ def open_sniff_port(url: str, baud: int) -> SerialPort:
     """Open a port for listening only (pyserial URL: device, pty, socket://, loop://)."""
     import serial
 
+    from active_cli.links.serial_link import is_device, open_error
+
     try:
-        port: SerialPort = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
+        port: SerialPort = serial.serial_for_url(
+            url, baudrate=baud, timeout=0.05, exclusive=is_device(url)
+        )
     except (serial.SerialException, OSError, ValueError) as e:
-        raise LinkError(
-            f"cannot open {url}: {e}",
-            hint="is the adapter plugged in? On Linux look at `ls /dev/ttyUSB*`; "
-            "for a gateway give socket://HOST:PORT",
-        ) from e
+        raise open_error(url, e) from e
     return port
 
 

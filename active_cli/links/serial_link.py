@@ -21,6 +21,7 @@ exchange offline).
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -233,12 +234,11 @@ class SerialLink(ClosesOnExit):
         import serial
 
         try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.1, write_timeout=2.0)
+            port = serial.serial_for_url(
+                url, baudrate=baud, timeout=0.1, write_timeout=2.0, exclusive=is_device(url)
+            )
         except (serial.SerialException, OSError, ValueError) as e:
-            raise LinkError(
-                f"cannot open {url}: {e}",
-                hint=_open_hint(url),
-            ) from e
+            raise open_error(url, e) from e
         return cls(port, baud=baud, url=url, **options)  # type: ignore[arg-type]
 
     def close(self) -> None:
@@ -458,6 +458,33 @@ class SerialLink(ClosesOnExit):
         latency_s = max(0.0, latency_s)
         if self._max_latency_seen_s is None or latency_s > self._max_latency_seen_s:
             self._max_latency_seen_s = latency_s
+
+
+def is_device(url: str) -> bool:
+    """A local port (``/dev/ttyUSB0``, ``COM3``, a pty), not a pyserial URL handler."""
+    return "://" not in url
+
+
+def open_error(url: str, error: Exception) -> LinkError:
+    """Why `url` did not open, in the installer's words.
+
+    A port another program holds (a second `active`, ModemManager, an inverter
+    monitoring tool) is opened exclusively here (pyserial's ``exclusive``:
+    ``flock`` on POSIX; Windows never shares a COM port), and refused as "in
+    use", not taken for an adapter that went away.
+    """
+    errno_ = getattr(error, "errno", None)
+    text = str(error)
+    busy = is_device(url) and errno_ in (errno.EBUSY, errno.EAGAIN)
+    # pyserial words: "Could not exclusively lock port" (POSIX flock), and on
+    # Windows a COM port held elsewhere is "PermissionError(13, 'Access is denied.')".
+    if busy or "exclusively lock" in text or "Access is denied" in text:
+        return LinkError(
+            f"{url} is in use by another program",
+            hint="close the other program that has it open (another `active`, a terminal "
+            "program, ModemManager, a monitoring tool); `fuser " + url + "` names it on Linux",
+        )
+    return LinkError(f"cannot open {url}: {error}", hint=_open_hint(url))
 
 
 def _open_hint(url: str) -> str:
