@@ -16,9 +16,31 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from active_cli import spec
+from active_cli.checks.scan import (
+    PACK_ALARMS_UNKNOWN,
+    PACK_BMS_PROTECTION,
+    PACK_VOLTAGE_RANGE,
+    STACK_SOC_SPREAD,
+    STACK_VOLTAGE_SPREAD,
+)
 from active_cli.model import Finding, PackReading, Severity, worst
+
+# Finding codes: stable identifiers that tests, JSON consumers, the report and
+# the CLI match on (import these, never spell the string again).
+ALARMS_UNKNOWN: Final = "parallel.alarms-unknown"
+BMS_PROTECTION: Final = "parallel.bms-protection"
+COUNT: Final = "parallel.count"
+CURRENT: Final = "parallel.current"
+NOT_AT_REST: Final = "parallel.not-at-rest"
+PLAN: Final = "parallel.plan"
+READ_TWICE: Final = "parallel.read-twice"
+SOC_SPREAD: Final = "parallel.soc-spread"
+SPREAD: Final = "parallel.spread"
+VOLTAGE_RANGE: Final = "parallel.voltage-range"
+
 
 # Readings are rounded to the millivolt before comparing with thresholds, so that
 # 53.2 - 52.7 counts as the 0.5 V it is and not as 0.50000000000001 V.
@@ -74,11 +96,11 @@ _ASSUMPTION_NAMES = {
 # its own thresholds): carrying them as well would say the same thing twice.
 _JUDGED_HERE = frozenset(
     {
-        "pack.voltage-range",
-        "pack.bms-protection",
-        "pack.alarms-unknown",
-        "stack.voltage-spread",
-        "stack.soc-spread",
+        PACK_VOLTAGE_RANGE,
+        PACK_BMS_PROTECTION,
+        PACK_ALARMS_UNKNOWN,
+        STACK_VOLTAGE_SPREAD,
+        STACK_SOC_SPREAD,
     }
 )
 
@@ -199,7 +221,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.FAIL,
-                "parallel.count",
+                COUNT,
                 f"{len(packs)} packs: the manual allows at most "
                 f"{spec.MAX_PACKS_IN_PARALLEL} in parallel",
             )
@@ -210,7 +232,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.FAIL,
-                "parallel.count",
+                COUNT,
                 ("Only one pack" if packs else "No pack") + " read: nothing to compare",
                 detail="Packs that are not linked yet are not on one RS485 bus, so one "
                 "read finds only the pack the cable is plugged into.",
@@ -246,7 +268,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.WARN,
-                "parallel.not-at-rest",
+                NOT_AT_REST,
                 "Some packs were read while current flowed: not rest voltages",
                 detail="A pack under load or charge reads off by I x R; compare rest voltages.",
                 evidence=tuple(f"{p.label}: {p.current_a:+.1f} A" for p in moving),
@@ -305,7 +327,7 @@ def _range_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.voltage-range",
+                    VOLTAGE_RANGE,
                     f"{pack.label} reads {pack.voltage_v:.2f} V, outside the pack's "
                     f"{spec.MIN_VOLTAGE_V:g}-{spec.MAX_VOLTAGE_V:g} V range",
                     detail="Manual, Technical Parameters: voltage range "
@@ -334,7 +356,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.read-twice",
+                    READ_TWICE,
                     f"Pack read twice: {' and '.join(p.label for p in same)} report serial "
                     f"{serial}",
                     detail="Serial numbers are unique, so the same pack was read again (the "
@@ -347,7 +369,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
         out.append(
             Finding(
                 Severity.FAIL,
-                "parallel.alarms-unknown",
+                ALARMS_UNKNOWN,
                 "Alarm state not read: "
                 + ", ".join(p.label for p in unknown)
                 + " - 'no alarm' cannot be claimed",
@@ -362,7 +384,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.bms-protection",
+                    BMS_PROTECTION,
                     f"{pack.label}: BMS protection active ({', '.join(pack.protections)})",
                     detail="A protecting BMS has switched the pack off or limited it; linking "
                     "it now would equalise through a pack that is not in a normal state.",
@@ -381,7 +403,7 @@ def _spread_finding(spread_v: float, pair: str, rules: ParallelAssumptions) -> F
         severity, verdict = Severity.OK, f"within {rules.spread_warn_v:g} V"
     return Finding(
         severity,
-        "parallel.spread",
+        SPREAD,
         f"Voltage spread {spread_v:.3f} V: {verdict}",
         detail=f"Worst pair: {pair}.",
         evidence=(
@@ -408,7 +430,7 @@ def _current_finding(
         title += f": above the {limit:g} A recommended continuous current"
     return Finding(
         Severity.FAIL if over else Severity.OK,
-        "parallel.current",
+        CURRENT,
         title,
         detail=f"Worst pair {pair}: I = dV / (R_a + R_b + R_cable) = {spread_v:.3f} V / "
         f"{rules.loop_resistance_ohm * 1000:.2f} mohm = {current_a:.1f} A.",
@@ -427,7 +449,7 @@ def _advice_finding(
     )
     return Finding(
         Severity.INFO,
-        "parallel.plan",
+        PLAN,
         f"Bring every pack to within {rules.spread_warn_v / 2:g} V of {target_v:.2f} V",
         detail="Charge or discharge each listed pack on its own (not linked), let it rest, "
         "then measure again.",
@@ -447,7 +469,7 @@ def _soc_spread(packs: tuple[PackVoltage, ...]) -> float | None:
 def _soc_finding(packs: tuple[PackVoltage, ...], soc_spread: float) -> Finding:
     return Finding(
         Severity.INFO,
-        "parallel.soc-spread",
+        SOC_SPREAD,
         f"SOC spread {soc_spread:.1f} %",
         detail="LiFePO4 rest voltage is nearly flat between about 20 and 90 % SOC, so a "
         "small voltage spread can hide a large SOC difference (reference/protocols.md §7).",
