@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from active_cli import spec
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
 from active_cli.model import CanObservation, CanStackState, Finding, Severity
 from active_cli.protocols import pylon_can
@@ -103,7 +104,8 @@ def protocol_findings(
                     FAIL,
                     NO_CAN,
                     f"{profile.name} talks CAN but the CAN bus was not read",
-                    fix="give --interface/--channel (or --sim)",
+                    fix="connect a CAN adapter to the CAN lines of the battery's COM port "
+                    "and listen",
                 )
             )
         return out
@@ -159,7 +161,8 @@ def _setting_finding(profile: InverterProfile) -> Finding:
         INFO,
         SETTING,
         f"On the {profile.name}, choose: {setting.value}" + _unverified(setting.confidence),
-        fix="restart the inverter after changing its battery setting (field notes §6)",
+        fix="restart the inverter after changing its battery setting: many inverters "
+        "read it only at start-up",
     )
 
 
@@ -171,7 +174,8 @@ def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[
                 FAIL,
                 RS485_NOT_POLLED,
                 f"{profile.name} reads the battery over RS485, which was not polled",
-                fix=f"give --port (at {baud} baud)",
+                fix=f"connect the RS485 adapter to the battery's COM port and poll the master at "
+                f"{baud} baud",
             )
         ]
     if probe.answered:
@@ -232,7 +236,7 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
                 "every Pylon LV CAN inverter reads 0x351 (limits), 0x355 (SOC), 0x356 "
                 "(voltage/current) and 0x35E (name)",
                 evidence=evidence,
-                fix="check the battery firmware's CAN protocol; listen longer (--window)",
+                fix="check the battery firmware's CAN protocol; listen longer",
             )
         )
     elif v12:
@@ -590,7 +594,7 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
                     f"The inverter answers: 0x305 {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s, too short a window to time it",
                     verdict.seen,
-                    fix=f"listen longer: --window {HEARTBEAT_LOST_S + 0.5:g}",
+                    fix=f"listen longer (at least {HEARTBEAT_LOST_S + 0.5:g} s)",
                 )
             ]
         case Heartbeat.IRREGULAR:
@@ -636,4 +640,13 @@ def run_protocol_check(
         observation=can,
         rs485=rs485,
         findings=tuple(findings),
+    )
+
+
+def protocol_verdict(result: ProtocolAssessment) -> Verdict:
+    """One line: the battery and the inverter talk, or the first thing to fix."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"the battery speaks what the {result.inverter} expects, and it answers",
+        fail="not ready: ",
     )

@@ -22,6 +22,7 @@ from active_cli.checks.protocol import (
     battery_findings,
     judge_heartbeat,
 )
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.model import (
     AddressStatus,
     CanObservation,
@@ -115,7 +116,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
                 "No pack answered",
                 f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
                 fix="wiring: battery COM port pin 1 RS485-B, pin 2 RS485-A (swap A/B if unsure); "
-                f"baud: try --baud {other_baud}; address: widen --addresses (e.g. 0-20); "
+                f"baud: try {other_baud} baud; address: poll more addresses (e.g. 0-20); "
                 "adapter: the right port, powered, packs switched on",
             )
         )
@@ -196,7 +197,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
                     f"The master sees {group} packs but only {len(found)} answered",
                     f"group read at address {master}",
                     fix="the other packs are on the BMS link but not answering at the polled "
-                    "addresses: widen --addresses, check their address settings",
+                    "addresses: poll more addresses, check their address settings",
                 )
             )
         elif group < len(found):
@@ -217,8 +218,8 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
                     f"Addresses {_ranges(skipped)} not polled",
                     # Facts only: discovery stops once as many packs were read as
                     # the master reports; GARBLED or REFUSED addresses do not count.
-                    f"the master reports {group} pack(s) and {len(found)} were read; use "
-                    "--all-addresses to poll every address anyway",
+                    f"the master reports {group} pack(s) and {len(found)} were read",
+                    fix="to poll them anyway, ask for every address to be polled",
                 )
             )
     if expected is not None and expected != len(found):
@@ -534,7 +535,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
                     f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
                     "the inverter is off, not wired to CAN, or set to another battery protocol",
                     fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
-                    "setting; `active check protocol --inverter NAME` says which",
+                    "setting; `active check protocol` says which for your inverter",
                 )
             )
         case Heartbeat.STOPPED | Heartbeat.SPARSE:
@@ -557,7 +558,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
                     f"Inverter heartbeat 0x305 present, {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s: too short a window to time it",
                     verdict.seen,
-                    fix="listen longer: --can-window 5.5",
+                    fix="listen longer (at least 5.5 s)",
                 )
             )
         case Heartbeat.IRREGULAR:
@@ -571,3 +572,15 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
                 )
             )
     return out
+
+
+def scan_verdict(snapshot: StackSnapshot) -> Verdict:
+    """One line: every pack answered and nothing failed, or the first thing to fix."""
+    packs = len(snapshot.packs)
+    if snapshot.packs:
+        ok = f"{packs} pack(s) answered, nothing failed"
+    elif snapshot.can is not None and snapshot.can.state is not None:
+        ok = "the battery answered on CAN, nothing failed"
+    else:
+        ok = "nothing failed"
+    return summarize(sort_findings(snapshot.findings), ok=ok)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from active_cli import spec
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.model import Finding, Severity
 
 # Finding codes: stable identifiers that tests, JSON consumers, the report and
@@ -224,7 +225,7 @@ def _busbar_finding(power_w: float, packs: int, needed: bool, busbar: bool) -> F
             f"{spec.TERMINAL_CURRENT_A:g} A, so parallel use through the battery terminals "
             f"is limited to {limit_kw:g} kW.",
             fix="Wire every pack to a busbar and the inverter to the busbar, then run again "
-            "with --busbar.",
+            "saying the stack is wired through a busbar.",
         )
     if needed:
         return Finding(
@@ -254,3 +255,12 @@ def _energy_finding(
         title += f": about {hours:.1f} h at {load_w:g} W"
         detail = "From full to the 90 % depth-of-discharge limit, before inverter losses."
     return Finding(Severity.INFO, BACKUP, title, detail=detail)
+
+
+def sizing_verdict(result: SizingAssessment) -> Verdict:
+    """One line: the stack fits the inverter, or the first thing to change."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"{result.packs} pack(s) carry {result.inverter_power_w:g} W within the "
+        f"{spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A recommended per pack",
+    )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from active_cli import spec
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.inverters import (
     BUS_LINES,
     Bus,
@@ -507,3 +508,12 @@ def cable_summary(cable: CableMapping) -> str:
     if cable.wires and any(w.inverter_pin is not None for w in cable.wires):
         return f"unverified: {pins}"
     return "unknown"
+
+
+def wiring_verdict(result: WiringAssessment) -> Verdict:
+    """One line: make the cable shown, or what stops it."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"make the cable as shown and plug it into the {result.name}'s BMS port",
+        warn="make the cable as shown, but ",
+    )
