@@ -559,13 +559,21 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
     verdict = judge_heartbeat(can)
     match verdict.state:
         case Heartbeat.MISSING:
+            # Only a known, sourced "it answers" makes silence a failure; where
+            # the profile does not know (Victron GX), silence is unverified.
             verified = needs.value is True and needs.confidence.verified
+            severity = INFO if needs.value is False else FAIL if verified else WARN
             return [
                 Finding(
-                    FAIL if needs.value is not False else INFO,
+                    severity,
                     HEARTBEAT,
                     f"No 0x305 from the inverter in {can.duration_s:.1f} s: the inverter is not "
-                    "answering" + ("" if verified else " (whether it must is unverified)"),
+                    "answering"
+                    + (
+                        ""
+                        if verified
+                        else f" (unverified: whether the {profile.name} sends 0x305 is not known)"
+                    ),
                     "Pylon-protocol inverters answer the battery with 0x305 about once a second",
                     fix=f"switch the inverter on after the batteries, select "
                     f"{profile.protocol.setting.value or 'its lithium / Pylon CAN setting'}, "
