@@ -77,6 +77,37 @@ TEMP_ALARM_MARGIN_C: Final = 5.0
 # temperature (manual, Common Issues 5: "Temperature Monitoring Too Low").
 DEAD_SENSOR_TEMP_C: Final = -39.0
 
+# --- Temperature sensors ---------------------------------------------------------
+# The 0x42 reply lists the BMS board sensor first, then the cell-group sensors,
+# and on the Active16 a MOSFET (power stage) sensor last: six in all. Findings,
+# tables and JSON name them by this role, so "cell sensor 3" is the third cell
+# sensor on the pack, not the third number in the reply.
+ACTIVE16_TEMPERATURE_SENSORS: Final = 6
+# The board and the MOSFETs are electronics, not cells: the cells' charging
+# range does not apply to them. The manual names "MOS temperature abnormal"
+# (Common Issues 7) but gives no number; these are usual BMS values (our choice).
+MOSFET_TEMP_WARN_C: Final = 85.0
+MOSFET_TEMP_FAIL_C: Final = 90.0
+BOARD_TEMP_WARN_C: Final = 70.0
+BOARD_TEMP_FAIL_C: Final = 80.0
+
+
+def temperature_labels(count: int) -> tuple[str, ...]:
+    """What each of `count` 0x42 temperatures measures, in reply order.
+
+    Six (the Active16): BMS board, cell sensors 1-4, MOSFET. Any other count:
+    the board first, then cell sensors (a layout we cannot place is not
+    guessed to have a MOSFET sensor); a single value is just "sensor 1".
+    """
+    if count <= 1:
+        return tuple(f"sensor {n}" for n in range(1, count + 1))
+    cells = count - 2 if count == ACTIVE16_TEMPERATURE_SENSORS else count - 1
+    labels = ["BMS board", *(f"cell sensor {n}" for n in range(1, cells + 1))]
+    if count == ACTIVE16_TEMPERATURE_SENSORS:
+        labels.append("MOSFET")
+    return tuple(labels)
+
+
 # --- Communication ports (manual, Single machine installation, step 5) --------
 # "Inverter communication" RJ45 ("COM"): pins 3, 6, 7, 8 are NC, so the battery
 # offers no signal ground. Functions are spelt as in active_cli.inverters.PinFunction.

@@ -369,10 +369,16 @@ def pack_findings(pack: PackReading) -> list[Finding]:
 
 
 def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
+    """Each sensor by its role (`spec.temperature_labels`), against its own limits.
+
+    Cell sensors are judged against the cells' operating and charging ranges;
+    the BMS board and MOSFET sensors against electronics limits (a power stage
+    at 52 °C is normal, a cell at 52 °C is not).
+    """
     out: list[Finding] = []
     charging = pack.current_a > 0.5
-    for number, temp in enumerate(pack.temperatures_c, 1):
-        sensor = f"sensor {number} of {name}"
+    for label, temp in zip(pack.temperature_labels, pack.temperatures_c, strict=True):
+        sensor = f"{label} of {name}"
         if temp <= spec.DEAD_SENSOR_TEMP_C:
             out.append(
                 Finding(
@@ -384,6 +390,24 @@ def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
                     "it watches",
                 )
             )
+        elif label in ("MOSFET", "BMS board"):
+            warn_c, fail_c = (
+                (spec.MOSFET_TEMP_WARN_C, spec.MOSFET_TEMP_FAIL_C)
+                if label == "MOSFET"
+                else (spec.BOARD_TEMP_WARN_C, spec.BOARD_TEMP_FAIL_C)
+            )
+            if temp >= warn_c:
+                out.append(
+                    Finding(
+                        FAIL if temp >= fail_c else WARN,
+                        PACK_TEMPERATURE,
+                        f"Temperature {sensor} at {temp:.1f} °C: the electronics run hot",
+                        f"{label}: warn from {warn_c:.0f} °C, fail from {fail_c:.0f} °C (our "
+                        "choice; manual, Common Issues 7: MOS temperature abnormal)",
+                        fix="reduce the current and check the pack's ventilation; a power stage "
+                        "that stays hot needs service",
+                    )
+                )
         elif temp > spec.DISCHARGE_TEMP_MAX_C or temp < spec.DISCHARGE_TEMP_MIN_C:
             out.append(
                 Finding(
@@ -403,6 +427,7 @@ def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
                     f"Temperature {sensor} at {temp:.1f} °C: outside the charging range",
                     f"charge {spec.CHARGE_TEMP_MIN_C:.0f}–{spec.CHARGE_TEMP_MAX_C:.0f} °C "
                     "(manual, Technical Parameters)",
+                    fix="do not charge until the pack is back in its charging range",
                 )
             )
     return out
