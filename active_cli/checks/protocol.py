@@ -19,7 +19,7 @@ from typing import Final, Literal
 from active_cli import spec
 from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
-from active_cli.model import CanObservation, CanStackState, Finding, Severity
+from active_cli.model import CanObservation, CanStackState, Finding, RequestFlags, Severity
 from active_cli.protocols import pylon_can
 
 # Finding codes. `check protocol`'s own (import these, never spell the string):
@@ -439,7 +439,7 @@ def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
                 Finding(
                     FAIL,
                     f"{area}.{ENABLES}",
-                    f"The battery does not allow {flags.replace('on, ', '').replace(', on', '')}",
+                    "The battery does not allow " + _blocked(request),
                     evidence=(f"0x35C: {flags}",),
                     fix="the BMS blocks it for a reason: see the protections and `active scan`",
                 )
@@ -457,6 +457,19 @@ def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
                 )
             )
     return out
+
+
+def _blocked(request: RequestFlags) -> str:
+    """What 0x35C forbids, in words: "charging", "discharging" or both."""
+    blocked = [
+        word
+        for word, allowed in (
+            ("charging", request.charge_enable),
+            ("discharging", request.discharge_enable),
+        )
+        if not allowed
+    ]
+    return " or ".join(blocked)
 
 
 def _module_count_findings(

@@ -325,21 +325,21 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
                 CABLE,
                 f"A straight T568B patch lead fits {name}",
                 detail="Every signal pin of the battery meets the same signal (or an unused "
-                "pin) on the inverter. The two-wire cable below works too.",
+                "pin) on the inverter. The two-wire cable in the cable table works too.",
             )
         return Finding(
             Severity.WARN,
             CABLE,
             f"A straight T568B patch lead probably fits {name} - {UNVERIFIED}",
             detail=f"Based on facts rated {cable.straight_confidence.marker}, below two sources.",
-            fix="Ring out the inverter's BMS port, or use the two-wire cable below.",
+            fix="Ring out the inverter's BMS port, or use the two-wire cable in the cable table.",
         )
     if cable.straight is StraightLead.DOES_NOT_FIT:
         return Finding(
             Severity.FAIL if straight_lead else Severity.WARN,
             CABLE,
             f"A straight patch lead does NOT work with {name}",
-            detail="Make (or buy) the custom cable below.",
+            detail="Make (or buy) the custom cable of the cable table.",
             evidence=evidence,
             fix="Use the cable table: wire only the listed pins, leave every other pin open.",
         )
@@ -361,7 +361,7 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
             fix="Confirm in the inverter's manual (or with a meter) "
             + ("which bus its BMS port uses (CAN or RS485) and " if cable.bus is None else "")
             + "what its pins 1, 2, 4 and 5 carry; then wire only the two lines of that bus "
-            "(cable table below), or use the straight lead once it is known to fit.",
+            "(see the cable table), or use the straight lead once it is known to fit.",
         )
     return Finding(
         Severity.WARN,
@@ -370,7 +370,7 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
         detail="The inverter side of the port is not fully known.",
         evidence=evidence,
         fix="Find the BMS port's pin table in the inverter's manual, then wire only the "
-        "battery pins the bus needs (table below) to the matching inverter pins.",
+        "battery pins the bus needs (see the cable table) to the matching inverter pins.",
     )
 
 
