@@ -82,27 +82,55 @@ def to_jsonable(value: Any) -> Any:
 # removed or changes meaning; adding a key is not a new version.
 JSON_SCHEMA_VERSION = 1
 ENVELOPE_KEYS = ("schema_version", "active_version", "created_at", "command", "failed", "findings")
-# Floats are rounded to the finest resolution any instrument here reports
-# (cell voltages in mV, capacities in mAh): a 0.1 A current never prints as
-# 12.000000000000002, and no digit is printed that was not measured.
-JSON_FLOAT_DIGITS = 3
+# Floats are rounded to the resolution of what measures them, by the unit in
+# the key's name (docs/json.md): volts to the mV the packs report, amperes and
+# degrees to the 0.1 they are sent in. A value without a known unit (a
+# resistance, a ratio) keeps 6 significant digits: 12.000000000000002 is never
+# printed, and no digit that carries meaning is lost.
+_DECIMALS_BY_UNIT = {
+    "_v": 3,
+    "_mv": 1,
+    "_a": 1,
+    "_c": 1,
+    "_pct": 1,
+    "_ah": 3,
+    "_s": 3,
+    "_kwh": 3,
+    "_w": 1,
+}
+SIGNIFICANT_DIGITS = 6
 
 
-def _rounded(value: object) -> object:
+def _round_float(value: float, key: str) -> float:
+    for suffix, decimals in _DECIMALS_BY_UNIT.items():
+        if key.endswith(suffix):
+            return round(value, decimals)
+    if value == 0 or value != value or value in (float("inf"), float("-inf")):
+        return value
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _rounded(value: object, key: str = "") -> object:
     if isinstance(value, float):
-        return round(value, JSON_FLOAT_DIGITS)
+        return _round_float(value, key)
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: _rounded(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return [_rounded(v, key) for v in value]
     return value
 
 
 def _command_name() -> str:
-    """The running command as typed after ``active`` ("check parallel"), from click."""
-    import click
+    """The running command as typed after ``active`` ("check parallel").
 
-    context = click.get_current_context(silent=True)
+    Taken from the running Typer (click) context; the commands pass `command`
+    explicitly where they can, this is the fallback.
+    """
+    try:  # Typer carries its own click; without it there is no command to name
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - another Typer layout
+        return ""
+    context = get_current_context(silent=True)
     if context is None:
         return ""
     return " ".join(context.command_path.split()[1:])
@@ -139,14 +167,33 @@ def envelope(
         "failed": failed,
         "findings": findings,
     }
+    verdict = verdict if verdict is not None else verdict_of(value)
     if verdict is not None:
-        out["verdict"] = {
+        out["outcome"] = {
             "severity": verdict.severity.value,
             "text": verdict.text,
             "code": verdict.code,
         }
     out.update(result)
     return out
+
+
+def verdict_of(value: object) -> Verdict | None:
+    """The verdict line of a check's or a scan's result (None for other values)."""
+    from active_cli.checks import parallel, protocol, scan, sizing, wiring
+    from active_cli.model import StackSnapshot
+
+    if isinstance(value, parallel.ParallelAssessment):
+        return parallel.parallel_verdict(value)
+    if isinstance(value, protocol.ProtocolAssessment):
+        return protocol.protocol_verdict(value)
+    if isinstance(value, sizing.SizingAssessment):
+        return sizing.sizing_verdict(value)
+    if isinstance(value, wiring.WiringAssessment):
+        return wiring.wiring_verdict(value)
+    if isinstance(value, StackSnapshot):
+        return scan.scan_verdict(value)
+    return None
 
 
 def print_json(
