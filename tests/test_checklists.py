@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from active_cli.checklists import (
+from active_cli.commissioning.checklists import (
     DEFAULT_LABELS,
     Checklist,
     available_checklists,

@@ -207,7 +207,7 @@ BAD = [
         "missing fact",
         (
             'on_link_loss.value = "raises F58 (BMS communication fault)"\n'
-            'on_link_loss.confidence = "1"\non_link_loss.sources = ["field-notes"]\n',
+            'on_link_loss.confidence = "1"\non_link_loss.sources = ["installer-reports"]\n',
             "",
         ),
         "limits",

@@ -89,7 +89,7 @@ def test_a_damaged_session_exits_4(tmp_path: Path, run_cli: Callable[..., CliRes
 def test_a_translated_checklist_by_path_needs_no_code(
     session_file: Path, tmp_path: Path, run_cli: Callable[..., CliResult]
 ) -> None:
-    from active_cli.checklists import load_checklist
+    from active_cli.commissioning.checklists import load_checklist
 
     source = Path(load_checklist("service", lang="de").source).read_text("utf-8")
     mine = tmp_path / "service.nl.toml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from active_cli.checklists import FILL_RULES, load_checklist
+from active_cli.commissioning.checklists import FILL_RULES, load_checklist
 from active_cli.commissioning.session import Session, StepStatus, new_session
 from active_cli.model import Finding, Severity
 from active_cli.report.fill import RULES

@@ -16,7 +16,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from active_cli.checklists import load_checklist
+from active_cli.commissioning.checklists import load_checklist
 from active_cli.commissioning.session import Session, save_session
 from active_cli.report import TicketFiles, write_ticket
 from tests.conftest import CliResult

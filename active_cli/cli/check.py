@@ -188,14 +188,14 @@ def _read_all(
 
 def _no_pack_answered(read: PacksRead, connection: Connection) -> None:
     from active_cli.checks.scan import NO_PACKS
-    from active_cli.cli.hints import with_options
+    from active_cli.cli.hints import fix_with_hint
     from active_cli.errors import LinkError
 
     none = next((f for f in read.findings if f.code == NO_PACKS), None)
     where = connection.port or f"simulator {connection.sim}"
     raise LinkError(
         f"no pack answered on {where}" + (f": {none.detail}" if none and none.detail else ""),
-        hint=with_options(none) if none else None,
+        hint=fix_with_hint(none) if none else None,
     )
 
 

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 
-from active_cli.checks.scan import HEARTBEAT
+from active_cli.checks.scan import CAN_HEARTBEAT
 from active_cli.commissioning import results as codes
 from active_cli.commissioning.context import Commissioning
 from active_cli.commissioning.results import StepResult, finding
@@ -218,7 +218,7 @@ def run_address_plan(c: Commissioning) -> StepResult:
     snapshot = outcome.snapshot
     # The inverter is still off at this step, by the manual's order: its
     # heartbeat is judged once it is on, not missed here.
-    found: list[Finding] = [f for f in snapshot.findings if f.code != HEARTBEAT]
+    found: list[Finding] = [f for f in snapshot.findings if f.code != CAN_HEARTBEAT]
     scanned = {p.serial: p for p in snapshot.packs if p.serial}
     for join in c.session.joins:
         if join.serial and join.serial not in scanned:

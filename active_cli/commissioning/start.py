@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from active_cli.checklists import load_checklist
+from active_cli.commissioning.checklists import load_checklist
 from active_cli.commissioning.session import (
     Installer,
     Outcome,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from active_cli.checklists import Checklist
+from active_cli.commissioning.checklists import Checklist
 from active_cli.commissioning.session import Session
 from active_cli.errors import PdfEngineError
 from active_cli.report.photos import Photo
@@ -102,7 +102,7 @@ def write_ticket(
     the HTML is still written (beside the PDF's path if no HTML was asked for)
     and `TicketFiles.pdf_error` says why; the caller decides how to report it.
     """
-    from active_cli.checklists import load_checklist
+    from active_cli.commissioning.checklists import load_checklist
     from active_cli.commissioning.session import load_session
     from active_cli.records import atomic_write_bytes
     from active_cli.report.fonts import FONT_HINT, describe, uncovered_characters

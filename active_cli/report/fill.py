@@ -1,6 +1,6 @@
 """What the session says about each checklist item: a tick with its evidence, a flag, or nothing.
 
-Every rule named in `active_cli.checklists.FILL_RULES` is a function here from
+Every rule named in `active_cli.commissioning.checklists.FILL_RULES` is a function here from
 the session to a `Fill`. A rule only restates what the record holds: where
 the record is silent the item stays an empty box for the installer, never a
 guess ("latest firmware" cannot be known from the bus, so 1.4 shows the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from active_cli.checklists import Checklist, ChecklistItem
+from active_cli.commissioning.checklists import Checklist, ChecklistItem
 from active_cli.model import Finding, Severity
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from active_cli import __version__
-from active_cli.checklists import Checklist, ChecklistItem
+from active_cli.commissioning.checklists import Checklist, ChecklistItem
 from active_cli.commissioning.session import PackRecord, Session, StepStatus, iso_utc
 from active_cli.model import CanStackState, Finding
 from active_cli.report.chart import CellChart, cell_chart
