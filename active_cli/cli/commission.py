@@ -277,6 +277,20 @@ def _finish(
     if json_out:
         from active_cli.cli.output import print_json
 
-        print_json(session)
+        print_json(session, command="commission")
     else:
         render_commission.show(session, path)
+    if no_report:
+        return
+    from active_cli.cli.output import print_error
+    from active_cli.cli.report import quiet_pdf_engine, show_ticket_files
+    from active_cli.report import write_ticket
+
+    quiet_pdf_engine()
+    files = write_ticket(
+        path, html_path=html or path.with_suffix(".html"), pdf_path=pdf or path.with_suffix(".pdf")
+    )
+    show_ticket_files(files)
+    if files.pdf_error is not None:
+        # The commissioning result stands; only the PDF could not be made here.
+        print_error(files.pdf_error)

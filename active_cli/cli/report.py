@@ -12,10 +12,13 @@ session; 4 a bad session, checklist or photo; 5 a file could not be written;
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from active_cli.report import TicketFiles
 
 
 class _DefaultToMake(TyperGroup):
@@ -60,16 +63,10 @@ def make_command(
     ),
 ) -> None:
     """Make the ticket. With no --html/--pdf/--bundle: SESSION.html and SESSION.pdf beside it."""
-    import logging
-
-    from active_cli.cli.output import print_error, stderr
+    from active_cli.cli.output import print_error
     from active_cli.report import write_ticket
 
-    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        # WeasyPrint logs every CSS feature it skips and its font subsetting
-        # path as warnings: noise to an installer. --debug shows them.
-        for name in ("weasyprint", "fontTools"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_pdf_engine()
     files = write_ticket(
         session,
         html_path=html,
@@ -79,15 +76,34 @@ def make_command(
         checklist=Path(checklist) if checklist.endswith(".toml") else checklist,
         lang=lang,
     )
+    show_ticket_files(files)
+    if files.pdf_error is not None:
+        print_error(files.pdf_error)
+        raise typer.Exit(files.pdf_error.exit_code)
+
+
+def quiet_pdf_engine() -> None:
+    """WeasyPrint logs every CSS feature it skips as a warning: noise to an installer.
+
+    ``--debug`` shows them (and its font subsetting path).
+    """
+    import logging
+
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in ("weasyprint", "fontTools"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def show_ticket_files(files: TicketFiles) -> None:
+    """Where the ticket went (stdout), and the warnings about it (stderr)."""
+    from active_cli.cli.output import stderr
+
     console = stderr()
     for warning in files.warnings:
         console.print(f"[yellow]warning:[/] {_escape(warning)}", soft_wrap=True)
     for label, path in (("html", files.html), ("pdf", files.pdf), ("bundle", files.bundle)):
         if path is not None:
             typer.echo(f"{label}: {path}")
-    if files.pdf_error is not None:
-        print_error(files.pdf_error)
-        raise typer.Exit(files.pdf_error.exit_code)
 
 
 def _escape(text: str) -> str:
