@@ -16,6 +16,7 @@ import typer
 from active_cli import __version__
 from active_cli.cli import check as _check
 from active_cli.cli import commission as _commission
+from active_cli.cli import config as _config
 from active_cli.cli import decode as _decode
 from active_cli.cli import inverters_cmd as _inverters
 from active_cli.cli import log as _log
@@ -42,6 +43,7 @@ app.command("scan")(_scan.scan_command)
 app.command("sim")(_sim.sim_command)
 app.command("monitor")(_monitor.monitor_command)
 app.command("commission")(_commission.commission_command)
+app.add_typer(_config.app, name="config")
 
 
 def _version(value: bool) -> None:

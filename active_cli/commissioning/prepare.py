@@ -164,7 +164,12 @@ def run_before_linking(c: Commissioning) -> StepResult:
         )
     readings = [p for p, _ in (read[k] for k in sorted(read))]
     packs = [PackVoltage.from_reading(p.reading, p.label) for p in readings]
-    if len(packs) >= 1:
+    if count == 1 and len(packs) == 1:
+        # One pack links to nothing: there is no spread to judge, only the pack.
+        found.append(
+            finding(Severity.OK, codes.SINGLE_PACK, "a single pack: nothing to link in parallel")
+        )
+    elif packs:
         result = check_parallel(packs, c.options.parallel, scan_findings=tuple(found))
         found = list(result.findings)
     found.extend(_inventory([p.reading for p in readings]))
