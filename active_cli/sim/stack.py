@@ -782,7 +782,7 @@ class SimStack:
 
     @property
     def addresses(self) -> tuple[int, ...]:
-        """Every address some pack answers at, sorted, each once."""
+        """Every address some pack is set to (on or off), sorted, each once."""
         return tuple(sorted({p.address for p in self.packs}))
 
     @property
