@@ -37,7 +37,7 @@ def test_healthy_run_ticks_what_was_proven_and_nothing_else() -> None:
     # Not knowable from the bus, or not what the tool did: left for the installer.
     for item_id in ("1.4", "2.3", "2.4", "2.5", "2.7", "2.11", "active_link_data", "pictures"):
         assert items[item_id].mark in ("info", "blank"), item_id
-    assert items["1.2"].value == "4 x Active16 in parallel, master at address 1"
+    assert items["1.2"].value == "4 × Active16 in parallel, master at address 1"
     assert items["bms_firmware"].value == "V1.3.0 (all 4 packs)"
     assert items["inverter_error_code"].value is None  # never read, never invented
     assert items["working_before"].answer is None

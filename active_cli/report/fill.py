@@ -114,7 +114,7 @@ def stack_type(ctx: FillContext) -> Fill:
         return Fill(Mark.INFO, evidence=(f"{s.site.packs_expected} packs expected, none read",))
     models = Counter(p.model for p in packs if p.model)
     model = models.most_common(1)[0][0] if models else "pack"
-    text = f"1 x {model}, single" if len(packs) == 1 else f"{len(packs)} x {model} in parallel"
+    text = f"1 × {model}, single" if len(packs) == 1 else f"{len(packs)} × {model} in parallel"
     if s.master_address is not None:
         text += f", master at address {s.master_address}"
     plan = _step(s, "address-plan")
@@ -345,7 +345,7 @@ def bms_firmware(ctx: FillContext) -> Fill:
     if len(counts) == 1:
         (firmware,) = counts
         return Fill(Mark.DONE, value=f"{firmware} (all {len(packs)} packs)")
-    text = ", ".join(f"{fw} x{n}" for fw, n in sorted(counts.items())) + " (mixed)"
+    text = ", ".join(f"{fw} ×{n}" for fw, n in sorted(counts.items())) + " (mixed)"
     return Fill(Mark.PROBLEM, value=text)
 
 
