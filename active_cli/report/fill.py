@@ -101,7 +101,10 @@ def inverter_setting(ctx: FillContext) -> Fill:
     if s.inverter_setting is None:
         return BLANK
     profile = f"{s.site.inverter_name} (profile {s.site.inverter_profile})"
-    fill = _step_fill(_step(s, "inverter"), s.inverter_setting, profile)
+    step = _step(s, "inverter")
+    # The step's own evidence usually quotes the setting already; say it once.
+    quoted = step is not None and any(s.inverter_setting in line for line in step.evidence)
+    fill = _step_fill(step, profile) if quoted else _step_fill(step, s.inverter_setting, profile)
     if fill.mark is Mark.BLANK:
         return Fill(Mark.INFO, evidence=(s.inverter_setting, profile))
     return fill
