@@ -31,7 +31,7 @@ def _spawn(*args: str) -> pexpect.spawn:
         ["-m", "active_cli", "commission", *args],
         env=env,
         encoding="utf-8",
-        timeout=60,
+        timeout=120,  # generous: a loaded CI machine, not a slow tool
         dimensions=(24, 80),
     )
 
@@ -63,7 +63,7 @@ def test_interactive_run_ctrl_c_then_resume(tmp_path: Path) -> None:
     _answer(child, "System name on the inverter portal", "")
     _answer(child, "Inverter serial number", "")
     _answer(child, "Inverter firmware", "")
-    _answer(child, r"Inverter rated power \(W\)", "8000")
+    _answer(child, r"Inverter rated power", "8kW")
     _answer(child, r"Wire the battery's COM port", "")
     child.expect(r"Set the inverter's battery protocol", timeout=120)
     child.sendintr()  # Ctrl-C at the prompt
@@ -88,6 +88,7 @@ def test_interactive_run_ctrl_c_then_resume(tmp_path: Path) -> None:
     done = load_session(session)
     assert done.outcome is Outcome.COMPLETED
     assert done.inverter_display_matches is True
+    assert ("restart_confirmed", "yes") in done.step("inverter").answers
     assert done.joins == stopped.joins  # the resumed run did not switch the packs on again
     assert done.site == stopped.site
 
