@@ -249,7 +249,8 @@ class CanLogReader(ClosesOnExit):
         if self.kind != ".log":
             raise ValueError("tokens() reads candump .log files only")
         # The tokenizer itself, not a generator wrapping it: one layer less per line.
-        return candump_tokens(bounded_lines(self._open_text(), self.lines), str(self.path))
+        lines = bounded_lines(self._open_text(), self.lines, by_line=self.compressed)
+        return candump_tokens(lines, str(self.path))
 
     def __iter__(self) -> Iterator[CanFrame]:
         if self.fast:
@@ -318,7 +319,8 @@ class CanLogReader(ClosesOnExit):
             ".csv": can.CSVReader,
             ".trc": can.TRCReader,
         }
-        return classes[self.kind](BoundedTextFile(self._open_text(), self.lines))
+        text = BoundedTextFile(self._open_text(), self.lines, by_line=self.compressed)
+        return classes[self.kind](text)
 
     def _python_can_frames(self) -> Iterator[CanFrame]:
         for message in self.messages():
