@@ -8,7 +8,8 @@
      +-- UsageError                   options that contradict each other
      +-- LinkError (OSError)          a port or bus could not be opened or used
      |    +-- LinkTimeout (TimeoutError)   nothing (complete) arrived in time
-     +-- OutputError (OSError)        a file `active` writes (session, ticket) could not be written
+     +-- OutputError (OSError)        a file `active` writes (session, ticket) cannot be written
+     +-- PdfEngineError               WeasyPrint cannot run here (no Pango); HTML still written
 
 Each class knows the exit code the CLI uses for it (DESIGN.md "Findings and
 exit codes") and may carry a hint for the installer. Library errors are
@@ -23,6 +24,7 @@ EXIT_USAGE = 2
 EXIT_NO_REPLY = 3
 EXIT_BAD_DATA = 4
 EXIT_OUTPUT = 5  # could not write a file: the data is fine, the disk is not
+EXIT_NO_PDF_ENGINE = 6  # the ticket's HTML was written, its PDF could not be made here
 
 
 class ActiveError(Exception):
@@ -114,3 +116,9 @@ class OutputError(ActiveError, OSError):
         )
         self.path = str(path)
         self.reason = reason
+
+
+class PdfEngineError(ActiveError):
+    """The PDF engine (WeasyPrint and the Pango library it needs) cannot run on this machine."""
+
+    exit_code = EXIT_NO_PDF_ENGINE

@@ -108,6 +108,13 @@ class PackReading:
     def max_temp_c(self) -> float | None:
         return max(self.temperatures_c, default=None)
 
+    @property
+    def temperature_labels(self) -> tuple[str, ...]:
+        """What each of ``temperatures_c`` measures ("BMS board", "cell sensor 1" ...)."""
+        from active_cli.spec import temperature_labels
+
+        return temperature_labels(len(self.temperatures_c))
+
 
 @dataclass(frozen=True)
 class ChargeLimits:

@@ -1,10 +1,13 @@
 """`check parallel`: worked examples checked by hand, thresholds, and the plan.
 
-Hand arithmetic used below (defaults: 10 mohm per pack, 2 m of 42.4 mm2 copper
-each way, 0.0172 ohm mm2/m):
+Hand arithmetic used below (defaults: 5 mohm per pack, the low end of public
+314 Ah cell data and so the safe side; 2 m of 42.4 mm2 copper each way,
+0.0172 ohm mm2/m):
     R_cable = 0.0172 x (2 x 2 m) / 42.4 = 0.0016226 ohm
-    R_loop  = 0.010 + 0.010 + 0.0016226 = 0.0216226 ohm
-    0.3 V -> 0.3 / 0.0216226 = 13.874 A;  0.6 V -> 27.749 A;  2.2 V -> 101.746 A
+    R_loop  = 0.005 + 0.005 + 0.0016226 = 0.0116226 ohm
+    0.3 V -> 0.3 / 0.0116226 = 25.812 A;  0.6 V -> 51.624 A;  1.17 V -> 100.666 A
+(It was 10 mohm per pack until the default moved to the safe side: the
+expected currents below changed with it, on purpose.)
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from active_cli.checks.parallel import (
 )
 from active_cli.model import Finding, PackReading, Severity
 
-LOOP_OHM = 0.0216226
+LOOP_OHM = 0.0116226
 
 
 def packs(*volts: float) -> list[PackVoltage]:
@@ -40,11 +43,11 @@ def test_default_resistances() -> None:
     assert rules.loop_resistance_ohm == pytest.approx(LOOP_OHM, abs=1e-7)
 
 
-def test_three_packs_0_3_v_apart_warn_with_13_9_a() -> None:
+def test_three_packs_0_3_v_apart_warn_with_25_8_a() -> None:
     result = check_parallel(packs(53.2, 53.1, 52.9))
     assert result.spread_v == pytest.approx(0.3)
     assert (result.highest.label, result.lowest.label) == ("pack 1", "pack 3")  # type: ignore[union-attr]
-    assert result.equalising_current_a == pytest.approx(13.874, abs=0.001)
+    assert result.equalising_current_a == pytest.approx(25.812, abs=0.001)
     assert finding(result, "parallel.spread").severity is Severity.WARN
     assert finding(result, "parallel.current").severity is Severity.OK
     assert result.verdict is Severity.WARN and not result.failed
@@ -58,7 +61,7 @@ def test_three_packs_0_3_v_apart_warn_with_13_9_a() -> None:
 def test_two_packs_0_6_v_apart_fail_on_spread_not_current() -> None:
     result = check_parallel(packs(53.2, 52.6))
     assert result.spread_v == pytest.approx(0.6)
-    assert result.equalising_current_a == pytest.approx(27.749, abs=0.001)
+    assert result.equalising_current_a == pytest.approx(51.624, abs=0.001)
     assert finding(result, "parallel.spread").severity is Severity.FAIL
     assert finding(result, "parallel.current").severity is Severity.OK
     assert result.failed
@@ -74,15 +77,15 @@ def test_two_packs_0_6_v_apart_fail_on_spread_not_current() -> None:
 
 def test_current_rule_alone_fails_above_100_a() -> None:
     # Spread limits moved out of the way so only the current rule judges:
-    # 2.2 V / 21.6226 mohm = 101.7 A > 100 A; 2.1 V -> 97.1 A.
+    # 1.17 V / 11.6226 mohm = 100.7 A > 100 A; 1.16 V -> 99.8 A.
     loose = ParallelAssumptions(spread_warn_v=3.0, spread_fail_v=5.0)
-    over = check_parallel(packs(55.0, 52.8), loose)
-    assert over.equalising_current_a == pytest.approx(101.746, abs=0.001)
+    over = check_parallel(packs(55.0, 53.83), loose)
+    assert over.equalising_current_a == pytest.approx(100.666, abs=0.001)
     current = finding(over, "parallel.current")
     assert current.severity is Severity.FAIL
     assert "above the 100 A recommended" in current.title
-    under = check_parallel(packs(55.0, 52.9), loose)
-    assert under.equalising_current_a == pytest.approx(97.121, abs=0.001)
+    under = check_parallel(packs(55.0, 53.84), loose)
+    assert under.equalising_current_a == pytest.approx(99.805, abs=0.001)
     assert not under.failed
 
 
@@ -112,13 +115,13 @@ def test_spread_thresholds(low_v: float, severity: Severity) -> None:
 
 
 def test_thresholds_and_cable_are_overridable() -> None:
-    # No cable: loop 20 mohm, 0.3 V -> 15 A exactly; tighter limits make 0.3 V fail.
+    # No cable: loop 10 mohm, 0.3 V -> 30 A exactly; tighter limits make 0.3 V fail.
     rules = ParallelAssumptions(link_cable_m=0.0, spread_warn_v=0.1, spread_fail_v=0.25)
     result = check_parallel(packs(53.2, 52.9), rules)
-    assert result.equalising_current_a == pytest.approx(15.0)
+    assert result.equalising_current_a == pytest.approx(30.0)
     assert result.failed
     text = "\n".join(rules.describe())
-    assert "0 m each way" in text and "loop: 2 x 10 + 0.00 = 20.00 mohm" in text
+    assert "0 m each way" in text and "loop: 2 x 5 + 0.00 = 10.00 mohm" in text
 
 
 @pytest.mark.parametrize(
@@ -188,7 +191,9 @@ def test_rs485_readings_bring_soc_spread_and_rest_check() -> None:
     assert [p.label for p in result.packs] == ["ADR 2", "ADR 3"]
     assert result.soc_spread_pct == pytest.approx(30.0)  # 80 % vs 50 %
     soc = finding(result, "parallel.soc-spread")
-    assert soc.severity is Severity.INFO and "flat" in soc.detail
+    # 30 points is above the 20-point warning (it was INFO before the SOC spread
+    # became a real check: changed on purpose).
+    assert soc.severity is Severity.WARN and "flat" in soc.detail and "points" in soc.title
     rest = finding(result, "parallel.not-at-rest")
     assert rest.severity is Severity.WARN and rest.evidence == ("ADR 3: +4.0 A",)
 
@@ -289,3 +294,57 @@ def test_properties(volts: list[float]) -> None:
         # Doing what the plan says leaves a spread within the warning threshold.
         after = [a.target_v if a.action is not Action.NONE else a.voltage_v for a in result.advice]
         assert max(after) - min(after) <= rules.spread_warn_v + 1e-6
+
+
+def _soc_packs(*socs: float) -> list[PackVoltage]:
+    return [
+        PackVoltage(f"pack {i}", 53.1, soc_pct=soc, source="rs485")
+        for i, soc in enumerate(socs, start=1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("socs", "severity"),
+    [
+        ((70.0, 50.0), Severity.OK),  # 20 points: at the warning, not above
+        ((70.0, 49.9), Severity.WARN),
+        ((80.0, 40.0), Severity.WARN),  # 40 points: at the limit, not above
+        ((80.0, 39.9), Severity.FAIL),
+    ],
+)
+def test_soc_spread_warns_above_20_points_and_fails_above_40(
+    socs: tuple[float, float], severity: Severity
+) -> None:
+    # Same voltage, very different charge: the flat LFP curve hides it.
+    result = check_parallel(_soc_packs(*socs))
+    assert finding(result, "parallel.soc-spread").severity is severity
+    assert result.failed is (severity is Severity.FAIL)
+
+
+def test_soc_spread_thresholds_are_overridable_and_shown() -> None:
+    rules = ParallelAssumptions(soc_spread_warn_pct=5.0, soc_spread_fail_pct=10.0)
+    result = check_parallel(_soc_packs(70.0, 59.0), rules)
+    assert finding(result, "parallel.soc-spread").severity is Severity.FAIL
+    assert any("warn above 5 points, fail above 10" in line for line in rules.describe())
+    with pytest.raises(ValueError, match="SOC spread"):
+        ParallelAssumptions(soc_spread_warn_pct=30.0, soc_spread_fail_pct=20.0)
+
+
+def test_default_pack_resistance_is_the_safe_low_end_and_shown_as_a_range() -> None:
+    result = check_parallel(packs(53.2, 52.8))
+    least, most = result.equalising_current_range_a
+    # 0.4 V: 0.4 / 11.6226 mohm = 34.4 A at 5 mohm; 0.4 / 21.6226 = 18.5 A at 10.
+    assert most == pytest.approx(34.416, abs=0.001) and least == pytest.approx(18.499, abs=0.001)
+    current = finding(result, "parallel.current")
+    assert "initial peak" in current.detail and "BMS may limit" in current.detail
+    assert "18.5 A" in current.detail
+
+
+def test_verdict_names_the_pack_to_charge_and_the_target() -> None:
+    from active_cli.checks.parallel import parallel_verdict
+
+    verdict = parallel_verdict(check_parallel(packs(54.1, 54.1, 53.05)))
+    assert verdict.severity is Severity.FAIL
+    assert verdict.line() == "FAIL: do not link - pack 3 is 1.05 V low: charge it to about 54.10 V"
+    ok = parallel_verdict(check_parallel(packs(53.1, 53.05)))
+    assert ok.severity is Severity.OK and ok.line().startswith("OK: the packs may be linked")

@@ -60,7 +60,10 @@ def cells(number: int, volts: float) -> tuple[float, ...]:
 
 
 def temps(value: float) -> tuple[float, ...]:
-    return (value, 25.0, 25.0, 25.0, 25.0, 25.0)
+    # 0x42 order on an Active16: BMS board, cell sensors 1-4, MOSFET. `value` is
+    # cell sensor 1 (it was the first number, the board, until board and MOSFET
+    # got their own limits: moved on purpose).
+    return (25.0, value, 25.0, 25.0, 25.0, 25.0)
 
 
 def found(findings: list[Finding]) -> dict[str, Severity]:
@@ -159,6 +162,35 @@ def test_temperature_thresholds(
     assert found(pack_findings(pack)) == expected
 
 
+@pytest.mark.parametrize(
+    ("board_c", "mosfet_c", "expected"),
+    [
+        (52.0, 60.0, {}),  # hot for a cell, normal for electronics
+        (70.0, 60.0, {"pack.temperature": WARN}),
+        (80.0, 60.0, {"pack.temperature": FAIL}),
+        (30.0, 85.0, {"pack.temperature": WARN}),
+        (30.0, 90.0, {"pack.temperature": FAIL}),
+    ],
+)
+def test_board_and_mosfet_sensors_have_their_own_limits(
+    board_c: float, mosfet_c: float, expected: dict[str, Severity]
+) -> None:
+    pack = reading(temperatures_c=(board_c, 25.0, 25.0, 25.0, 25.0, mosfet_c), current_a=5.0)
+    assert found(pack_findings(pack)) == expected
+
+
+def test_sensors_are_named_by_their_role() -> None:
+    # The dead-sensor scenario's "cell sensor 3" is the fourth number of the reply.
+    pack = reading(temperatures_c=(25.0, 25.0, 25.0, -40.0, 25.0, 26.0))
+    (dead,) = [f for f in pack_findings(pack) if f.code == "pack.dead-sensor"]
+    assert "cell sensor 3 of pack 1" in dead.title
+    assert pack.temperature_labels == (
+        "BMS board",
+        *(f"cell sensor {n}" for n in range(1, 5)),
+        "MOSFET",
+    )
+
+
 # ------------------------------------------------------------- pack voltage
 
 
@@ -222,9 +254,11 @@ def test_nothing_answered_fails_with_the_other_baud_rate_as_hint() -> None:
     (finding,) = scan_findings(StackSnapshot(addresses=silent, baud=9600))
     assert (finding.severity, finding.code) == (FAIL, "scan.no-packs")
     assert "1–17 at 9600 baud" in finding.detail
-    assert "--baud 115200" in finding.fix and "--addresses" in finding.fix
+    # Physical terms only (the CLI adds the option names, see test_cli_scan).
+    assert "115200 baud" in finding.fix and "poll more addresses" in finding.fix
+    assert "--" not in finding.fix
     (finding,) = scan_findings(StackSnapshot(addresses=silent, baud=115200))
-    assert "--baud 9600" in finding.fix
+    assert "9600 baud" in finding.fix
 
 
 def test_pylontech_addressing_is_named() -> None:
@@ -268,7 +302,8 @@ def test_range_shortened_is_information() -> None:
     addresses = (*answered(1, 2), AddressResult(3, AddressStatus.NOT_POLLED))
     result = scan_findings(snapshot(reading(1), reading(2), addresses=addresses))
     shortened = next(f for f in result if f.code == "scan.range-shortened")
-    assert shortened.severity is INFO and "--all-addresses" in shortened.detail
+    assert shortened.severity is INFO and "every address" in shortened.fix
+    assert "--" not in shortened.detail + shortened.fix
 
 
 @pytest.mark.parametrize(("expected", "severity"), [(2, None), (3, FAIL), (1, FAIL)])

@@ -56,7 +56,8 @@ def test_healthy_1_prints_the_pack_table_summary_and_findings(run_cli: Run) -> N
     assert "Master at address 1 reports 1 pack(s)" in out
     assert "inverter heartbeat 0x305: every 1.00 s" in out
     assert "1 pack(s) answered at address(es) 1" in out
-    assert "failed" not in out
+    assert "FAIL" not in out
+    assert out.rstrip().splitlines()[-1] == "OK: 1 pack(s) answered, nothing failed"
 
 
 def test_healthy_16_json_is_the_whole_snapshot(run_cli: Run, fast: Callable[[str], str]) -> None:
@@ -129,7 +130,9 @@ def test_cell_overvoltage_fails_on_the_pack_and_on_can(
     assert "Cell 9 of pack 2 at 3.700 V: over-voltage protection" in out
     assert "Pack 2 BMS protection" in out
     assert "Battery protection raised" in out  # check protocol's own words: one rule
-    assert "finding(s) failed" in out
+    # The verdict line ends the output (it replaced "N finding(s) failed").
+    assert out.rstrip().endswith("see the findings)")
+    assert "\nFAIL: Cell 9 of pack 2 at 3.700 V: over-voltage protection" in result.stdout
 
 
 def test_silent_inverter_warns_without_failing(run_cli: Run, fast: Callable[[str], str]) -> None:

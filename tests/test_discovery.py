@@ -343,7 +343,7 @@ def test_zero_cells_and_temperatures_fail_and_render_as_unknown(
     assert found["pack.no-cells"] is Severity.FAIL
     assert found["pack.no-temperatures"] is Severity.FAIL
     # The table and the JSON used to raise on min() of no cells.
-    render_scan.show(snapshot)
+    render_scan.show(snapshot, wide=True)  # the full boxed table (SOH, cycles)
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "ACT16" in line)
     assert [cell.strip() for cell in row.split("│")[6:11]] == ["?", "?", "12", "?", "?"]

@@ -177,8 +177,9 @@ def test_unknown_values_show_as_question_marks() -> None:
     bare = replace(_pack(), cell_voltages_v=(), temperatures_c=(), full_ah=0.0)
     model = MonitorModel()
     model.update_packs((bare,), at=0.0)
-    row = next(line for line in _text(model.view(now=0.0)).splitlines() if "│ 1 " in line)
-    cells = [c.strip() for c in row.split("│")[1:-1]]
+    # The compact screen has no vertical rules: cells are split on spaces.
+    row = next(line for line in _text(model.view(now=0.0)).splitlines() if line.startswith("1 "))
+    cells = row.split()
     # addr, V, A, then SOC, min cell, max cell, spread, max °C all unknown
     assert cells[3:8] == ["?"] * 5, cells
 
@@ -187,7 +188,7 @@ def test_alarms_not_read_is_not_none() -> None:
     model = MonitorModel()
     model.update_packs((replace(_pack(), alarm_read=False),), at=0.0)
     text = _text(model.view(now=0.0))
-    assert "alarms not read" in text and "│ none" not in text
+    assert "alarms not read" in text and " none " not in text
 
 
 # ---------------------------------------------------------------- discovery
@@ -432,7 +433,7 @@ def test_live_screen_through_a_pty_and_ctrl_c() -> None:
     assert os.waitstatus_to_exitcode(status) == 0, screen[-2000:]
     assert "\x1b[?1049h" in screen  # the alternate (full) screen was used
     for address in ("1", "2", "3", "4"):
-        assert re.search(rf"│ {address}\s+│ 5\d\.\d\d", screen), f"pack {address} missing"
+        assert re.search(rf"\b{address}\s+5\d\.\d\d ", screen), f"pack {address} missing"
     assert "Seen while monitoring" in screen  # the summary after the run
     assert "Traceback" not in screen and "Aborted" not in screen
 

@@ -722,8 +722,10 @@ def test_analog_errors_name_the_field() -> None:
     info = bytes.fromhex(TEXT["R2"][13:-4])
     with pytest.raises(DecodeError, match=r"INFO ends inside pack 1 cell voltages \(at byte 3"):
         rs.parse_analog(info[:20])
-    bad_p = info.replace(b"\xff\xff\x04\xff\xff", b"\xff\xff\x07\xff\xff")
-    with pytest.raises(DecodeError, match="pack 1 has user-defined count P=7"):
+    # P above 4 is decoded since real PACE replies carry P = 9 (test_pylon_field_coverage);
+    # P = 1 is still no known layout (this used P = 7 until then).
+    bad_p = info.replace(b"\xff\xff\x04\xff\xff", b"\xff\xff\x01\xff\xff")
+    with pytest.raises(DecodeError, match="pack 1 has user-defined count P=1"):
         rs.parse_analog(bad_p)
     with pytest.raises(DecodeError, match="INFO ends inside pack 2 cell voltages"):
         rs.parse_analog(info + b"\x10\x0c")

@@ -2,12 +2,16 @@
 
 Pure: one reading per pack in — from a multimeter, an RS485 read or the
 simulator, the caller decides — and an assessment with findings out. The manual
-only asks that the voltages be "consistent" before linking; reference/protocols.md
-§7 makes that concrete: warn above 0.2 V spread, fail above 0.5 V, and fail when
-the estimated equalising current of the worst pair exceeds the 100 A recommended
-continuous current (manual, Maintenance 12). The estimate is Ohm's law over the
-loop the current takes: I = dV / (R_pack_a + R_pack_b + R_cable), with the
-resistances stated in the result and overridable, because the manual gives none.
+only asks that the voltages be "consistent" before linking; our thresholds
+(docs/checks.md) make that concrete: warn above 0.2 V spread, fail above 0.5 V,
+warn above 20 SOC points and fail above 40 (LiFePO4's flat curve hides SOC
+differences behind small voltage ones), and fail when the estimated equalising
+current of the worst pair exceeds the 100 A recommended continuous current
+(manual, Maintenance 12). The estimate is Ohm's law over the loop the current
+takes: I = dV / (R_pack_a + R_pack_b + R_cable), with the resistances stated in
+the result and overridable, because the manual gives none; it is the initial
+peak, taken at the low end of the pack resistance (the safe side), and shown
+with the high end as a range.
 """
 
 from __future__ import annotations
@@ -16,9 +20,32 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from active_cli import spec
+from active_cli.checks.scan import (
+    PACK_ALARMS_UNKNOWN,
+    PACK_BMS_PROTECTION,
+    PACK_VOLTAGE_RANGE,
+    STACK_SOC_SPREAD,
+    STACK_VOLTAGE_SPREAD,
+)
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.model import Finding, PackReading, Severity, worst
+
+# Finding codes: stable identifiers that tests, JSON consumers, the report and
+# the CLI match on (import these, never spell the string again).
+ALARMS_UNKNOWN: Final = "parallel.alarms-unknown"
+BMS_PROTECTION: Final = "parallel.bms-protection"
+COUNT: Final = "parallel.count"
+CURRENT: Final = "parallel.current"
+NOT_AT_REST: Final = "parallel.not-at-rest"
+PLAN: Final = "parallel.plan"
+READ_TWICE: Final = "parallel.read-twice"
+SOC_SPREAD: Final = "parallel.soc-spread"
+SPREAD: Final = "parallel.spread"
+VOLTAGE_RANGE: Final = "parallel.voltage-range"
+
 
 # Readings are rounded to the millivolt before comparing with thresholds, so that
 # 53.2 - 52.7 counts as the 0.5 V it is and not as 0.50000000000001 V.
@@ -68,17 +95,20 @@ _ASSUMPTION_NAMES = {
     "resistivity_ohm_mm2_per_m": "cable resistivity",
     "spread_warn_v": "warning spread",
     "spread_fail_v": "failing spread",
+    "soc_spread_warn_pct": "warning SOC spread",
+    "soc_spread_fail_pct": "failing SOC spread",
+    "pack_resistance_high_ohm": "high-end pack resistance",
 }
 
 # Scan findings the parallel check judges itself, from the same data (and with
 # its own thresholds): carrying them as well would say the same thing twice.
 _JUDGED_HERE = frozenset(
     {
-        "pack.voltage-range",
-        "pack.bms-protection",
-        "pack.alarms-unknown",
-        "stack.voltage-spread",
-        "stack.soc-spread",
+        PACK_VOLTAGE_RANGE,
+        PACK_BMS_PROTECTION,
+        PACK_ALARMS_UNKNOWN,
+        STACK_VOLTAGE_SPREAD,
+        STACK_SOC_SPREAD,
     }
 )
 
@@ -93,6 +123,11 @@ class ParallelAssumptions:
     resistivity_ohm_mm2_per_m: float = spec.COPPER_RESISTIVITY_OHM_MM2_PER_M
     spread_warn_v: float = spec.PARALLEL_SPREAD_WARN_V
     spread_fail_v: float = spec.PARALLEL_SPREAD_FAIL_V
+    soc_spread_warn_pct: float = spec.PARALLEL_SOC_SPREAD_WARN_PCT  # SOC points
+    soc_spread_fail_pct: float = spec.PARALLEL_SOC_SPREAD_FAIL_PCT
+    # The other end of the range the current is shown with (never below the
+    # one the verdict uses: the verdict stays on the safe side).
+    pack_resistance_high_ohm: float = spec.PACK_INTERNAL_RESISTANCE_HIGH_OHM
 
     def __post_init__(self) -> None:
         # NaN passes every "<= 0" test and inf makes the current 0 A: both would
@@ -109,6 +144,8 @@ class ParallelAssumptions:
             raise ValueError("cable cross-section and resistivity must be above 0")
         if not 0 < self.spread_warn_v <= self.spread_fail_v:
             raise ValueError("need 0 < warning spread <= failing spread")
+        if not 0 < self.soc_spread_warn_pct <= self.soc_spread_fail_pct:
+            raise ValueError("need 0 < warning SOC spread <= failing SOC spread")
 
     @property
     def cable_resistance_ohm(self) -> float:
@@ -119,19 +156,40 @@ class ParallelAssumptions:
     def loop_resistance_ohm(self) -> float:
         return 2 * self.pack_resistance_ohm + self.cable_resistance_ohm
 
+    @property
+    def loop_resistance_high_ohm(self) -> float:
+        high = max(self.pack_resistance_high_ohm, self.pack_resistance_ohm)
+        return 2 * high + self.cable_resistance_ohm
+
+    def spread_rule(self) -> str:
+        return (
+            f"spread: warn above {self.spread_warn_v:g} V, fail above {self.spread_fail_v:g} V "
+            "(our thresholds, docs/checks.md)"
+        )
+
+    def soc_rule(self) -> str:
+        return (
+            f"SOC spread: warn above {self.soc_spread_warn_pct:g} points, fail above "
+            f"{self.soc_spread_fail_pct:g} (our thresholds: the flat LiFePO4 curve hides SOC "
+            "differences)"
+        )
+
     def describe(self) -> tuple[str, ...]:
         return (
             f"pack internal resistance {self.pack_resistance_ohm * 1000:g} mohm each, "
-            "BMS switches included (assumed: the manual gives none)",
+            "BMS switches included (assumed: the manual gives none; the low end of "
+            "public 314 Ah cell data, so the current is not underestimated)",
             f"link cable {self.link_cable_m:g} m each way, {self.cable_mm2:g} mm2 copper "
             f"({self.resistivity_ohm_mm2_per_m:g} ohm mm2/m), both conductors: "
             f"{self.cable_resistance_ohm * 1000:.2f} mohm",
             f"loop: 2 x {self.pack_resistance_ohm * 1000:g} + "
             f"{self.cable_resistance_ohm * 1000:.2f} = {self.loop_resistance_ohm * 1000:.2f} mohm",
-            f"spread: warn above {self.spread_warn_v:g} V, fail above {self.spread_fail_v:g} V "
-            "(our thresholds, reference/protocols.md §7)",
-            f"current: fail above {spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A recommended "
-            f"continuous (manual, Maintenance 12); {spec.MAX_CURRENT_A:g} A is the pack maximum",
+            self.spread_rule(),
+            self.soc_rule(),
+            "current: the initial peak right after linking (the BMS may limit it); fail above "
+            f"{spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A recommended continuous "
+            "(manual, Maintenance 12); "
+            f"{spec.MAX_CURRENT_A:g} A is the pack maximum",
         )
 
 
@@ -167,13 +225,26 @@ class ParallelAssessment:
         return worst(self.findings)
 
     @property
+    def equalising_current_range_a(self) -> tuple[float, float]:
+        """(least, most) initial current: high-end and assumed pack resistance."""
+        least = equalising_current_a(self.spread_v, self.assumptions, high=True)
+        return (least, self.equalising_current_a)
+
+    @property
     def failed(self) -> bool:
         return any(f.failed for f in self.findings)
 
 
-def equalising_current_a(delta_v: float, assumptions: ParallelAssumptions) -> float:
-    """Current that flows right after linking two packs `delta_v` apart."""
-    return abs(delta_v) / assumptions.loop_resistance_ohm
+def equalising_current_a(
+    delta_v: float, assumptions: ParallelAssumptions, *, high: bool = False
+) -> float:
+    """Current that flows right after linking two packs `delta_v` apart.
+
+    At the assumed (low) pack resistance: the most it can be. ``high`` takes the
+    high end of the resistance range instead: the least it is likely to be.
+    """
+    loop = assumptions.loop_resistance_high_ohm if high else assumptions.loop_resistance_ohm
+    return abs(delta_v) / loop
 
 
 def check_parallel(
@@ -199,7 +270,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.FAIL,
-                "parallel.count",
+                COUNT,
                 f"{len(packs)} packs: the manual allows at most "
                 f"{spec.MAX_PACKS_IN_PARALLEL} in parallel",
             )
@@ -210,7 +281,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.FAIL,
-                "parallel.count",
+                COUNT,
                 ("Only one pack" if packs else "No pack") + " read: nothing to compare",
                 detail="Packs that are not linked yet are not on one RS485 bus, so one "
                 "read finds only the pack the cable is plugged into.",
@@ -236,7 +307,7 @@ def check_parallel(
         findings.append(_advice_finding(advice, target_v, rules))
     soc_spread = _soc_spread(packs)
     if soc_spread is not None:
-        findings.append(_soc_finding(packs, soc_spread))
+        findings.append(_soc_finding(packs, soc_spread, rules))
     moving = [
         p
         for p in packs
@@ -246,7 +317,7 @@ def check_parallel(
         findings.append(
             Finding(
                 Severity.WARN,
-                "parallel.not-at-rest",
+                NOT_AT_REST,
                 "Some packs were read while current flowed: not rest voltages",
                 detail="A pack under load or charge reads off by I x R; compare rest voltages.",
                 evidence=tuple(f"{p.label}: {p.current_a:+.1f} A" for p in moving),
@@ -305,7 +376,7 @@ def _range_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.voltage-range",
+                    VOLTAGE_RANGE,
                     f"{pack.label} reads {pack.voltage_v:.2f} V, outside the pack's "
                     f"{spec.MIN_VOLTAGE_V:g}-{spec.MAX_VOLTAGE_V:g} V range",
                     detail="Manual, Technical Parameters: voltage range "
@@ -334,7 +405,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.read-twice",
+                    READ_TWICE,
                     f"Pack read twice: {' and '.join(p.label for p in same)} report serial "
                     f"{serial}",
                     detail="Serial numbers are unique, so the same pack was read again (the "
@@ -347,7 +418,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
         out.append(
             Finding(
                 Severity.FAIL,
-                "parallel.alarms-unknown",
+                ALARMS_UNKNOWN,
                 "Alarm state not read: "
                 + ", ".join(p.label for p in unknown)
                 + " - 'no alarm' cannot be claimed",
@@ -362,7 +433,7 @@ def _read_findings(packs: tuple[PackVoltage, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     Severity.FAIL,
-                    "parallel.bms-protection",
+                    BMS_PROTECTION,
                     f"{pack.label}: BMS protection active ({', '.join(pack.protections)})",
                     detail="A protecting BMS has switched the pack off or limited it; linking "
                     "it now would equalise through a pack that is not in a normal state.",
@@ -381,13 +452,10 @@ def _spread_finding(spread_v: float, pair: str, rules: ParallelAssumptions) -> F
         severity, verdict = Severity.OK, f"within {rules.spread_warn_v:g} V"
     return Finding(
         severity,
-        "parallel.spread",
+        SPREAD,
         f"Voltage spread {spread_v:.3f} V: {verdict}",
         detail=f"Worst pair: {pair}.",
-        evidence=(
-            f"warn above {rules.spread_warn_v:g} V, fail above {rules.spread_fail_v:g} V "
-            "(our thresholds, reference/protocols.md §7)",
-        ),
+        evidence=(rules.spread_rule(),),
         fix={
             Severity.FAIL: "Do not link yet: equalise first (see the plan).",
             Severity.WARN: "Better equalise first (see the plan); linking now is allowed.",
@@ -408,10 +476,13 @@ def _current_finding(
         title += f": above the {limit:g} A recommended continuous current"
     return Finding(
         Severity.FAIL if over else Severity.OK,
-        "parallel.current",
+        CURRENT,
         title,
         detail=f"Worst pair {pair}: I = dV / (R_a + R_b + R_cable) = {spread_v:.3f} V / "
-        f"{rules.loop_resistance_ohm * 1000:.2f} mohm = {current_a:.1f} A.",
+        f"{rules.loop_resistance_ohm * 1000:.2f} mohm = {current_a:.1f} A. That is the "
+        "initial peak right after linking; it falls as the packs equalise, and the BMS may "
+        f"limit it. With {rules.pack_resistance_high_ohm * 1000:g} mohm packs it would be "
+        f"{equalising_current_a(spread_v, rules, high=True):.1f} A.",
         evidence=rules.describe()[:3],
         fix="Bring the packs closer together before linking (see the plan)." if over else "",
     )
@@ -427,7 +498,7 @@ def _advice_finding(
     )
     return Finding(
         Severity.INFO,
-        "parallel.plan",
+        PLAN,
         f"Bring every pack to within {rules.spread_warn_v / 2:g} V of {target_v:.2f} V",
         detail="Charge or discharge each listed pack on its own (not linked), let it rest, "
         "then measure again.",
@@ -444,12 +515,68 @@ def _soc_spread(packs: tuple[PackVoltage, ...]) -> float | None:
     return round(max(known) - min(known), 1)
 
 
-def _soc_finding(packs: tuple[PackVoltage, ...], soc_spread: float) -> Finding:
+def _soc_finding(
+    packs: tuple[PackVoltage, ...], soc_spread: float, rules: ParallelAssumptions
+) -> Finding:
+    # Rounded as shown, so "40.0 points" is never a FAIL "above 40".
+    spread = round(soc_spread, 1)
+    if spread > rules.soc_spread_fail_pct:
+        severity, verdict = Severity.FAIL, f"above the {rules.soc_spread_fail_pct:g}-point limit"
+    elif spread > rules.soc_spread_warn_pct:
+        severity, verdict = Severity.WARN, f"above the {rules.soc_spread_warn_pct:g}-point warning"
+    else:
+        severity, verdict = Severity.OK, f"within {rules.soc_spread_warn_pct:g} points"
+    low = min(packs, key=lambda p: p.soc_pct or 0.0)
+    high = max(packs, key=lambda p: p.soc_pct or 0.0)
     return Finding(
-        Severity.INFO,
-        "parallel.soc-spread",
-        f"SOC spread {soc_spread:.1f} %",
+        severity,
+        SOC_SPREAD,
+        f"SOC spread {spread:.1f} points: {verdict}",
         detail="LiFePO4 rest voltage is nearly flat between about 20 and 90 % SOC, so a "
-        "small voltage spread can hide a large SOC difference (reference/protocols.md §7).",
-        evidence=tuple(f"{p.label}: {p.soc_pct:.1f} %" for p in packs),
+        "small voltage spread can hide a large SOC difference, and the packs then "
+        f"equalise for a long time once linked. Lowest {low.label} {low.soc_pct:.1f} %, "
+        f"highest {high.label} {high.soc_pct:.1f} %.",
+        evidence=(rules.soc_rule(), *(f"{p.label}: {p.soc_pct:.1f} %" for p in packs)),
+        fix={
+            Severity.FAIL: f"Do not link yet: charge {low.label} on its own until its SOC is "
+            f"within {rules.soc_spread_warn_pct:g} points of the others.",
+            Severity.WARN: f"Better charge {low.label} on its own first; linking now is allowed.",
+        }.get(severity, ""),
     )
+
+
+def parallel_verdict(result: ParallelAssessment) -> Verdict:
+    """One line: link, or do not and what to do first.
+
+    When the voltages are what stops the linking, the verdict names the packs
+    to charge or discharge (``do not link - pack 3 is 1.05 V low: charge it to
+    about 53.05 V``); any other failure is said with its own fix.
+    """
+    ordered = sort_findings(result.findings)
+    failing = [f for f in ordered if f.failed]
+    moves = [a for a in result.advice if a.action is not Action.NONE]
+    if failing and moves and all(f.code in (SPREAD, CURRENT) for f in failing):
+        if len(moves) == 1:
+            (move,) = moves
+            off = abs(move.voltage_v - move.target_v)
+            way = "low" if move.action is Action.CHARGE else "high"
+            text = (
+                f"do not link - {move.label} is {off:.2f} V {way}: {move.action.value} it to "
+                f"about {move.target_v:.2f} V"
+            )
+        else:
+            steps = "; ".join(f"{a.action.value} {a.label}" for a in moves)
+            text = (
+                f"do not link - {len(moves)} packs are off: {steps}, each to about "
+                f"{moves[0].target_v:.2f} V"
+            )
+        return Verdict(Severity.FAIL, text, SPREAD)
+    if len(result.packs) >= 2:
+        low, high = result.equalising_current_range_a
+        ok = (
+            f"the packs may be linked: spread {result.spread_v:.2f} V, about "
+            f"{low:.0f}-{high:.0f} A at first"
+        )
+    else:
+        ok = "nothing failed"
+    return summarize(ordered, ok=ok, fail="do not link - ", warn="you may link, but ")

@@ -14,12 +14,43 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from active_cli import spec
-from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
-from active_cli.model import CanObservation, CanStackState, Finding, Severity
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
+from active_cli.inverter_profile import Bus, Confidence, InverterProfile, QuirkTopic
+from active_cli.model import CanObservation, CanStackState, Finding, RequestFlags, Severity
 from active_cli.protocols import pylon_can
+
+# Finding codes. `check protocol`'s own (import these, never spell the string):
+HEARTBEAT: Final = "protocol.heartbeat"
+NO_CAN: Final = "protocol.no-can"
+RS485_ANSWERS: Final = "protocol.rs485-answers"
+RS485_NOT_POLLED: Final = "protocol.rs485-not-polled"
+SETTING: Final = "protocol.setting"
+QUIRK_PREFIX: Final = "protocol.quirk."  # + the quirk's code from the profile
+# The shared battery rules' codes are AREA.SUFFIX (`area_code`), AREA "protocol" or "can".
+ALARM: Final = "alarm"
+CHARGE_VOLTAGE: Final = "charge-voltage"
+CYCLE: Final = "cycle"
+DECODE_ERRORS: Final = "decode-errors"
+DISCHARGE_VOLTAGE: Final = "discharge-voltage"
+ENABLES: Final = "enables"
+FORCE_CHARGE: Final = "force-charge"
+LIMITS_MISSING: Final = "limits-missing"
+MESSAGE_SET: Final = "message-set"
+MODULE_COUNT: Final = "module-count"
+NO_BATTERY_FRAMES: Final = "no-battery-frames"
+PROTECTION: Final = "protection"
+VOLTAGE_SCALE: Final = "voltage-scale"
+CURRENT: Final = "current"  # "charge-current" / "discharge-current"
+CURRENT_INVERTER: Final = "current-inverter"
+
+
+def area_code(area: Area, suffix: str) -> str:
+    """``area_code("can", NO_BATTERY_FRAMES)`` -> ``"can.no-battery-frames"``."""
+    return f"{area}.{suffix}"
+
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
 
@@ -71,9 +102,10 @@ def protocol_findings(
             out.append(
                 Finding(
                     FAIL,
-                    "protocol.no-can",
+                    NO_CAN,
                     f"{profile.name} talks CAN but the CAN bus was not read",
-                    fix="give --interface/--channel (or --sim)",
+                    fix="connect a CAN adapter to the CAN lines of the battery's COM port "
+                    "and listen",
                 )
             )
         return out
@@ -83,7 +115,7 @@ def protocol_findings(
         out.append(
             Finding(
                 quirk.severity,
-                f"protocol.quirk.{quirk.code}",
+                f"{QUIRK_PREFIX}{quirk.code}",
                 quirk.text + _unverified(quirk.confidence),
                 fix=quirk.fix,
             )
@@ -120,16 +152,17 @@ def _setting_finding(profile: InverterProfile) -> Finding:
     if setting.value is None:
         return Finding(
             WARN,
-            "protocol.setting",
+            SETTING,
             f"The {profile.name} battery setting for Pylon LV CAN is not known",
             setting.note,
             fix="look up the lithium / Pylon battery setting in the inverter's manual",
         )
     return Finding(
         INFO,
-        "protocol.setting",
+        SETTING,
         f"On the {profile.name}, choose: {setting.value}" + _unverified(setting.confidence),
-        fix="restart the inverter after changing its battery setting (field notes §6)",
+        fix="restart the inverter after changing its battery setting: many inverters "
+        "read it only at start-up",
     )
 
 
@@ -139,16 +172,17 @@ def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[
         return [
             Finding(
                 FAIL,
-                "protocol.rs485-not-polled",
+                RS485_NOT_POLLED,
                 f"{profile.name} reads the battery over RS485, which was not polled",
-                fix=f"give --port (at {baud} baud)",
+                fix=f"connect the RS485 adapter to the battery's COM port and poll the master at "
+                f"{baud} baud",
             )
         ]
     if probe.answered:
         return [
             Finding(
                 OK,
-                "protocol.rs485-answers",
+                RS485_ANSWERS,
                 f"The master answers RS485 polls at {probe.baud} baud",
                 probe.detail,
             )
@@ -156,7 +190,7 @@ def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[
     return [
         Finding(
             FAIL,
-            "protocol.rs485-answers",
+            RS485_ANSWERS,
             f"The master does not answer RS485 polls at {probe.baud} baud",
             probe.detail,
             fix="check A/B polarity (battery pin 1 B, pin 2 A) and the baud rate",
@@ -178,7 +212,7 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         return [
             Finding(
                 FAIL,
-                f"{area}.no-battery-frames",
+                f"{area}.{NO_BATTERY_FRAMES}",
                 "The battery sends nothing on CAN",
                 detail,
                 fix="500 kbit/s on both sides; termination (60 Ω across H/L with power off); "
@@ -197,19 +231,19 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                f"{area}.message-set",
+                f"{area}.{MESSAGE_SET}",
                 "Missing battery messages: " + ", ".join(f"0x{i:03X}" for i in missing_core),
                 "every Pylon LV CAN inverter reads 0x351 (limits), 0x355 (SOC), 0x356 "
                 "(voltage/current) and 0x35E (name)",
                 evidence=evidence,
-                fix="check the battery firmware's CAN protocol; listen longer (--window)",
+                fix="check the battery firmware's CAN protocol; listen longer",
             )
         )
     elif v12:
         out.append(
             Finding(
                 OK,
-                f"{area}.message-set",
+                f"{area}.{MESSAGE_SET}",
                 "Complete Pylon LV V1.2 message set (0x351 0x355 0x356 0x359 0x35C 0x35E)",
                 evidence=evidence,
             )
@@ -218,7 +252,7 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                f"{area}.message-set",
+                f"{area}.{MESSAGE_SET}",
                 "Pylon LV V1.3 message set: 0x35A/0x35F instead of 0x359/0x35C",
                 "newer Pylontech firmware does this and most inverters accept it, but an "
                 "inverter that needs 0x35C never sees charge/discharge enable",
@@ -230,7 +264,7 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                f"{area}.message-set",
+                f"{area}.{MESSAGE_SET}",
                 "Neither 0x359/0x35C nor 0x35A/0x35F arrived: alarms and enables are not sent",
                 evidence=evidence,
             )
@@ -242,7 +276,7 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 FAIL if worst > CYCLE_FAIL_S else WARN,
-                f"{area}.cycle",
+                f"{area}.{CYCLE}",
                 f"Battery messages come every {worst:.1f} s (about 1 s expected)",
                 evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in slow.items()),
                 fix="inverters drop the battery when its messages are late: check the bus load "
@@ -253,18 +287,18 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 INFO,
-                f"{area}.cycle",
+                f"{area}.{CYCLE}",
                 "Battery messages come faster than once a second",
                 evidence=tuple(f"0x{i:03X}: every {c:.2f} s" for i, c in fast.items()),
             )
         )
     elif can.cycle_s:
-        out.append(Finding(OK, f"{area}.cycle", "Battery messages arrive about once a second"))
+        out.append(Finding(OK, f"{area}.{CYCLE}", "Battery messages arrive about once a second"))
     if can.decode_errors:
         out.append(
             Finding(
                 WARN,
-                f"{area}.decode-errors",
+                f"{area}.{DECODE_ERRORS}",
                 f"{can.decode_errors} battery frame(s) did not decode",
                 "a DLC or layout the DBC does not know",
             )
@@ -281,7 +315,7 @@ def _limit_findings(
         return [
             Finding(
                 FAIL,
-                f"{area}.limits-missing",
+                f"{area}.{LIMITS_MISSING}",
                 "No charge/discharge limits (0x351) from the battery",
                 fix="without 0x351 the inverter charges blind: do not commission",
             )
@@ -296,7 +330,7 @@ def _limit_findings(
         out.append(
             Finding(
                 FAIL,
-                f"{area}.charge-voltage",
+                f"{area}.{CHARGE_VOLTAGE}",
                 f"Charge voltage limit {cvl:.1f} V is above the Active16's "
                 f"{spec.MAX_VOLTAGE_V} V maximum",
                 "manual, Technical Parameters: voltage range 44.8–57.6 V",
@@ -308,7 +342,7 @@ def _limit_findings(
         out.append(
             Finding(
                 WARN,
-                f"{area}.charge-voltage",
+                f"{area}.{CHARGE_VOLTAGE}",
                 f"Charge voltage limit {cvl:.1f} V is below the {spec.NOMINAL_VOLTAGE_V} V "
                 "nominal voltage: the stack will never charge fully",
                 evidence=ev,
@@ -318,7 +352,7 @@ def _limit_findings(
         out.append(
             Finding(
                 OK,
-                f"{area}.charge-voltage",
+                f"{area}.{CHARGE_VOLTAGE}",
                 f"Charge voltage limit {cvl:.1f} V is inside {spec.MIN_VOLTAGE_V}–"
                 f"{spec.MAX_VOLTAGE_V} V",
                 evidence=ev,
@@ -328,7 +362,7 @@ def _limit_findings(
         out.append(
             Finding(
                 FAIL,
-                f"{area}.discharge-voltage",
+                f"{area}.{DISCHARGE_VOLTAGE}",
                 f"Discharge voltage limit {dvl:.1f} V is below the {spec.MIN_VOLTAGE_V} V minimum",
                 evidence=ev,
             )
@@ -342,7 +376,7 @@ def _limit_findings(
             out.append(
                 Finding(
                     FAIL,
-                    f"{area}.{name}-current",
+                    f"{area}.{name}-{CURRENT}",
                     f"{name.capitalize()} current limit {value:.0f} A is above {hard:.0f} A "
                     f"({packs} pack(s) × {spec.MAX_CURRENT_A:.0f} A)",
                     "manual, Technical Parameters: 200 A max per pack",
@@ -360,7 +394,7 @@ def _limit_findings(
             out.append(
                 Finding(
                     INFO,
-                    f"{area}.{name}-current-inverter",
+                    f"{area}.{name}-{CURRENT_INVERTER}",
                     f"The battery allows {value:.0f} A {name}; the {profile.name} takes at most "
                     f"{inverter_max.value:.0f} A" + _unverified(inverter_max.confidence),
                 )
@@ -369,7 +403,7 @@ def _limit_findings(
         out.append(
             Finding(
                 WARN,
-                f"{area}.voltage-scale",
+                f"{area}.{VOLTAGE_SCALE}",
                 "0x356 voltage is sent in 0.1 V steps, not the Pylon 0.01 V",
                 "some inverters (Sol-Ark) read it this way, most read 0.01 V and show a tenth",
                 evidence=(f"0x356 voltage decoded as {state.voltage_v} V at 0.1 V",),
@@ -384,7 +418,7 @@ def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                f"{area}.protection",
+                f"{area}.{PROTECTION}",
                 f"Battery protection raised: {', '.join(state.protections)}",
                 evidence=("0x359/0x35A",),
                 fix="find the cause (active scan shows which pack) before powering the inverter",
@@ -392,7 +426,7 @@ def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
         )
     if state.alarms:
         out.append(
-            Finding(WARN, f"{area}.alarm", f"Battery alarms raised: {', '.join(state.alarms)}")
+            Finding(WARN, f"{area}.{ALARM}", f"Battery alarms raised: {', '.join(state.alarms)}")
         )
     request = state.request
     if request is not None:
@@ -404,25 +438,38 @@ def _flag_findings(state: CanStackState, area: Area) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL,
-                    f"{area}.enables",
-                    f"The battery does not allow {flags.replace('on, ', '').replace(', on', '')}",
+                    f"{area}.{ENABLES}",
+                    "The battery does not allow " + _blocked(request),
                     evidence=(f"0x35C: {flags}",),
                     fix="the BMS blocks it for a reason: see the protections and `active scan`",
                 )
             )
         else:
-            out.append(Finding(OK, f"{area}.enables", "Charge and discharge enabled (0x35C)"))
+            out.append(Finding(OK, f"{area}.{ENABLES}", "Charge and discharge enabled (0x35C)"))
         if request.force_charge_1 or request.force_charge_2:
             out.append(
                 Finding(
                     WARN,
-                    f"{area}.force-charge",
+                    f"{area}.{FORCE_CHARGE}",
                     "The battery requests a force charge (SOC very low)",
                     evidence=("0x35C force charge bit",),
                     fix="charge the stack before leaving site",
                 )
             )
     return out
+
+
+def _blocked(request: RequestFlags) -> str:
+    """What 0x35C forbids, in words: "charging", "discharging" or both."""
+    blocked = [
+        word
+        for word, allowed in (
+            ("charging", request.charge_enable),
+            ("discharging", request.discharge_enable),
+        )
+        if not allowed
+    ]
+    return " or ".join(blocked)
 
 
 def _module_count_findings(
@@ -436,7 +483,7 @@ def _module_count_findings(
         return [
             Finding(
                 WARN,
-                f"{area}.module-count",
+                f"{area}.{MODULE_COUNT}",
                 f"Module count not reported: cannot confirm {expected_packs} pack(s)",
                 f"{state.protocol}: neither 0x359 (byte 4) nor 0x372 arrived",
                 fix="confirm the pack count with `active scan` over RS485",
@@ -446,13 +493,13 @@ def _module_count_findings(
         return [
             Finding(
                 FAIL,
-                f"{area}.module-count",
+                f"{area}.{MODULE_COUNT}",
                 f"The master reports {count} module(s), expected {expected_packs}",
                 evidence=(f"CAN module count = {count}",),
                 fix="check the Link out -> Link in cables; every pack must be on the BMS link",
             )
         ]
-    return [Finding(OK, f"{area}.module-count", f"The master reports {count} module(s)")]
+    return [Finding(OK, f"{area}.{MODULE_COUNT}", f"The master reports {count} module(s)")]
 
 
 class Heartbeat(enum.Enum):
@@ -525,13 +572,21 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
     verdict = judge_heartbeat(can)
     match verdict.state:
         case Heartbeat.MISSING:
+            # Only a known, sourced "it answers" makes silence a failure; where
+            # the profile does not know (Victron GX), silence is unverified.
             verified = needs.value is True and needs.confidence.verified
+            severity = INFO if needs.value is False else FAIL if verified else WARN
             return [
                 Finding(
-                    FAIL if needs.value is not False else INFO,
-                    "protocol.heartbeat",
+                    severity,
+                    HEARTBEAT,
                     f"No 0x305 from the inverter in {can.duration_s:.1f} s: the inverter is not "
-                    "answering" + ("" if verified else " (whether it must is unverified)"),
+                    "answering"
+                    + (
+                        ""
+                        if verified
+                        else f" (unverified: whether the {profile.name} sends 0x305 is not known)"
+                    ),
                     "Pylon-protocol inverters answer the battery with 0x305 about once a second",
                     fix=f"switch the inverter on after the batteries, select "
                     f"{profile.protocol.setting.value or 'its lithium / Pylon CAN setting'}, "
@@ -543,7 +598,7 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
             return [
                 Finding(
                     FAIL,
-                    "protocol.heartbeat",
+                    HEARTBEAT,
                     "The inverter's heartbeat 0x305 "
                     + ("stopped during the window" if stopped else "is not steady"),
                     verdict.seen,
@@ -556,27 +611,25 @@ def _heartbeat_findings(profile: InverterProfile, can: CanObservation) -> list[F
             return [
                 Finding(
                     INFO,
-                    "protocol.heartbeat",
+                    HEARTBEAT,
                     f"The inverter answers: 0x305 {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s, too short a window to time it",
                     verdict.seen,
-                    fix=f"listen longer: --window {HEARTBEAT_LOST_S + 0.5:g}",
+                    fix=f"listen longer (at least {HEARTBEAT_LOST_S + 0.5:g} s)",
                 )
             ]
         case Heartbeat.IRREGULAR:
             return [
                 Finding(
                     WARN,
-                    "protocol.heartbeat",
+                    HEARTBEAT,
                     f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
                     "(about 1 s expected)",
                     verdict.seen,
                 )
             ]
         case Heartbeat.STEADY:
-            return [
-                Finding(OK, "protocol.heartbeat", f"The inverter answers: 0x305 {verdict.seen}")
-            ]
+            return [Finding(OK, HEARTBEAT, f"The inverter answers: 0x305 {verdict.seen}")]
 
 
 @dataclass(frozen=True)
@@ -608,4 +661,13 @@ def run_protocol_check(
         observation=can,
         rs485=rs485,
         findings=tuple(findings),
+    )
+
+
+def protocol_verdict(result: ProtocolAssessment) -> Verdict:
+    """One line: the battery and the inverter talk, or the first thing to fix."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"the battery speaks what the {result.inverter} expects, and it answers",
+        fail="not ready: ",
     )

@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import Final
 
 from active_cli import spec
-from active_cli.checks.protocol import Heartbeat, battery_findings, judge_heartbeat
+from active_cli.checks.protocol import (
+    NO_BATTERY_FRAMES,
+    Heartbeat,
+    area_code,
+    battery_findings,
+    judge_heartbeat,
+)
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.model import (
     AddressStatus,
     CanObservation,
@@ -23,6 +31,42 @@ from active_cli.model import (
     Severity,
     StackSnapshot,
 )
+
+# Finding codes: stable identifiers that tests, JSON consumers, the report and
+# the CLI match on (import these, never spell the string again).
+CAN_HEARTBEAT: Final = "can.heartbeat"
+LINK_ERRORS: Final = "link.errors"
+LINK_NOISE: Final = "link.noise"
+PACK_ALARMS_UNKNOWN: Final = "pack.alarms-unknown"
+PACK_BMS_ALARM: Final = "pack.bms-alarm"
+PACK_BMS_PROTECTION: Final = "pack.bms-protection"
+PACK_CELL_HIGH: Final = "pack.cell-high"
+PACK_CELL_LOW: Final = "pack.cell-low"
+PACK_CELL_OVER_VOLTAGE: Final = "pack.cell-over-voltage"
+PACK_CELL_SPREAD: Final = "pack.cell-spread"
+PACK_CELL_UNDER_VOLTAGE: Final = "pack.cell-under-voltage"
+PACK_DEAD_SENSOR: Final = "pack.dead-sensor"
+PACK_NO_CELLS: Final = "pack.no-cells"
+PACK_NO_TEMPERATURES: Final = "pack.no-temperatures"
+PACK_SERIAL_UNKNOWN: Final = "pack.serial-unknown"
+PACK_TEMPERATURE: Final = "pack.temperature"
+PACK_VOLTAGE_RANGE: Final = "pack.voltage-range"
+DUPLICATE_ADDRESS: Final = "scan.duplicate-address"
+EXPECTED_COUNT: Final = "scan.expected-count"
+GAP: Final = "scan.gap"
+MASTER_COUNT: Final = "scan.master-count"
+NO_PACKS: Final = "scan.no-packs"
+PACKS_FOUND: Final = "scan.packs-found"
+RANGE_SHORTENED: Final = "scan.range-shortened"
+REFUSED: Final = "scan.refused"
+STOPPED_ANSWERING: Final = "scan.stopped-answering"
+STACK_DUPLICATE_SERIAL: Final = "stack.duplicate-serial"
+STACK_MIXED_FIRMWARE: Final = "stack.mixed-firmware"
+STACK_SOC_SPREAD: Final = "stack.soc-spread"
+STACK_VOLTAGE_SPREAD: Final = "stack.voltage-spread"
+# The shared battery rules on CAN (`checks.protocol.battery_findings`, area "can").
+CAN_NO_BATTERY_FRAMES: Final = area_code("can", NO_BATTERY_FRAMES)
+
 
 FAIL, WARN, INFO, OK = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.OK
 
@@ -68,11 +112,11 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
         out.append(
             Finding(
                 FAIL,
-                "scan.no-packs",
+                NO_PACKS,
                 "No pack answered",
                 f"polled address(es) {_ranges(polled)} at {snapshot.baud or '?'} baud",
                 fix="wiring: battery COM port pin 1 RS485-B, pin 2 RS485-A (swap A/B if unsure); "
-                f"baud: try --baud {other_baud}; address: widen --addresses (e.g. 0-20); "
+                f"baud: try {other_baud} baud; address: poll more addresses (e.g. 0-20); "
                 "adapter: the right port, powered, packs switched on",
             )
         )
@@ -88,7 +132,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
     out.append(
         Finding(
             OK,
-            "scan.packs-found",
+            PACKS_FOUND,
             f"{len(found)} pack(s) answered at address(es) {_ranges(found)}",
             f"{convention}; polled {_ranges(polled)}",
         )
@@ -100,7 +144,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     WARN,
-                    "scan.gap",
+                    GAP,
                     f"Address {_ranges(missing)} missing between {a} and {b}",
                     "packs are usually numbered without gaps",
                     fix="check that pack is switched on and linked (Link out -> Link in), "
@@ -112,7 +156,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     FAIL,
-                    "scan.duplicate-address",
+                    DUPLICATE_ADDRESS,
                     f"Two packs may answer at address {result.address}",
                     "every reply at this address was garbled while other addresses answer "
                     "cleanly: that is what two packs talking at once look like",
@@ -125,7 +169,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     FAIL,
-                    "scan.stopped-answering",
+                    STOPPED_ANSWERING,
                     f"Pack at address {result.address} answered, then stopped",
                     result.detail,
                     fix="check the pack's power and its link cable; an intermittent pack must not "
@@ -136,7 +180,7 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     WARN,
-                    "scan.refused",
+                    REFUSED,
                     f"Address {result.address} answered with an error code",
                     result.detail,
                     fix="the master may not reach this slave over the BMS link (RTN 91): check the "
@@ -149,18 +193,18 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     FAIL,
-                    "scan.master-count",
+                    MASTER_COUNT,
                     f"The master sees {group} packs but only {len(found)} answered",
                     f"group read at address {master}",
                     fix="the other packs are on the BMS link but not answering at the polled "
-                    "addresses: widen --addresses, check their address settings",
+                    "addresses: poll more addresses, check their address settings",
                 )
             )
         elif group < len(found):
             out.append(
                 Finding(
                     WARN,
-                    "scan.master-count",
+                    MASTER_COUNT,
                     f"The master reports {group} pack(s) but {len(found)} answered",
                     fix="check the Link out -> Link in cables between packs",
                 )
@@ -170,19 +214,19 @@ def _address_findings(snapshot: StackSnapshot, expected: int | None) -> list[Fin
             out.append(
                 Finding(
                     INFO,
-                    "scan.range-shortened",
+                    RANGE_SHORTENED,
                     f"Addresses {_ranges(skipped)} not polled",
                     # Facts only: discovery stops once as many packs were read as
                     # the master reports; GARBLED or REFUSED addresses do not count.
-                    f"the master reports {group} pack(s) and {len(found)} were read; use "
-                    "--all-addresses to poll every address anyway",
+                    f"the master reports {group} pack(s) and {len(found)} were read",
+                    fix="to poll them anyway, ask for every address to be polled",
                 )
             )
     if expected is not None and expected != len(found):
         out.append(
             Finding(
                 FAIL,
-                "scan.expected-count",
+                EXPECTED_COUNT,
                 f"Expected {expected} packs, found {len(found)}",
                 fix="only the master answering usually means the Link out -> Link in cabling is "
                 "wrong or the slaves are off",
@@ -200,7 +244,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "pack.no-cells",
+                PACK_NO_CELLS,
                 f"{name.capitalize()} reports no cell voltages",
                 "its 0x42 reply has a cell count of 0: nothing about its cells can be checked",
                 fix="check the BMS's cell sampling harness; the pack needs service",
@@ -210,7 +254,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "pack.no-temperatures",
+                PACK_NO_TEMPERATURES,
                 f"{name.capitalize()} reports no temperatures",
                 "its 0x42 reply has a temperature count of 0: the BMS cannot protect the "
                 "cells from heat or cold it does not see",
@@ -222,7 +266,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL,
-                    "pack.cell-over-voltage",
+                    PACK_CELL_OVER_VOLTAGE,
                     f"Cell {number} of {name} at {volts:.3f} V: over-voltage protection",
                     f"protection at {spec.CELL_OVER_VOLTAGE_PROTECT_V:.2f} V, "
                     f"the manual's range ends at {spec.CELL_MAX_V:.2f} V per cell",
@@ -234,7 +278,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
             out.append(
                 Finding(
                     WARN,
-                    "pack.cell-high",
+                    PACK_CELL_HIGH,
                     f"Cell {number} of {name} at {volts:.3f} V: high",
                     f"alarm at {spec.CELL_OVER_VOLTAGE_ALARM_V:.2f} V",
                 )
@@ -243,7 +287,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL,
-                    "pack.cell-under-voltage",
+                    PACK_CELL_UNDER_VOLTAGE,
                     f"Cell {number} of {name} at {volts:.3f} V: under-voltage protection",
                     f"protection at {spec.CELL_UNDER_VOLTAGE_PROTECT_V:.2f} V",
                     fix="charge the pack (manual, Common Issues 1: startup after charging "
@@ -254,7 +298,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
             out.append(
                 Finding(
                     WARN,
-                    "pack.cell-low",
+                    PACK_CELL_LOW,
                     f"Cell {number} of {name} at {volts:.3f} V: low",
                     f"alarm at {spec.CELL_UNDER_VOLTAGE_ALARM_V:.2f} V",
                 )
@@ -272,7 +316,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 severity,
-                "pack.cell-spread",
+                PACK_CELL_SPREAD,
                 f"Cell spread of {name}: {spread:.0f} mV (cell {low} lowest, cell {high} highest)",
                 f"warn at {spec.CELL_SPREAD_WARN_MV:.0f} mV, fail at "
                 f"{spec.CELL_SPREAD_FAIL_MV:.0f} mV",
@@ -284,7 +328,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "pack.voltage-range",
+                PACK_VOLTAGE_RANGE,
                 f"{name.capitalize()} at {pack.voltage_v:.2f} V is outside "
                 f"{spec.MIN_VOLTAGE_V}–{spec.MAX_VOLTAGE_V} V",
                 "manual, Technical Parameters: voltage range",
@@ -294,7 +338,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 FAIL,
-                "pack.bms-protection",
+                PACK_BMS_PROTECTION,
                 f"{name.capitalize()} BMS protection: {', '.join(pack.protections)}",
                 fix="find the cause before linking or powering the inverter",
             )
@@ -303,7 +347,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                "pack.bms-alarm",
+                PACK_BMS_ALARM,
                 f"{name.capitalize()} BMS alarm: {', '.join(pack.alarms)}",
             )
         )
@@ -311,7 +355,7 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                "pack.alarms-unknown",
+                PACK_ALARMS_UNKNOWN,
                 f"The alarm state of {name} could not be read",
                 "so 'no alarms' cannot be claimed for it",
                 fix="scan again; if it persists, check the line (error counts below)",
@@ -319,32 +363,56 @@ def pack_findings(pack: PackReading) -> list[Finding]:
         )
     if pack.serial is None:
         out.append(
-            Finding(WARN, "pack.serial-unknown", f"The serial number of {name} could not be read")
+            Finding(WARN, PACK_SERIAL_UNKNOWN, f"The serial number of {name} could not be read")
         )
     return out
 
 
 def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
+    """Each sensor by its role (`spec.temperature_labels`), against its own limits.
+
+    Cell sensors are judged against the cells' operating and charging ranges;
+    the BMS board and MOSFET sensors against electronics limits (a power stage
+    at 52 °C is normal, a cell at 52 °C is not).
+    """
     out: list[Finding] = []
     charging = pack.current_a > 0.5
-    for number, temp in enumerate(pack.temperatures_c, 1):
-        sensor = f"sensor {number} of {name}"
+    for label, temp in zip(pack.temperature_labels, pack.temperatures_c, strict=True):
+        sensor = f"{label} of {name}"
         if temp <= spec.DEAD_SENSOR_TEMP_C:
             out.append(
                 Finding(
                     FAIL,
-                    "pack.dead-sensor",
+                    PACK_DEAD_SENSOR,
                     f"Temperature {sensor} reads {temp:.1f} °C: dead or open sensor",
                     "manual, Common Issues 5: damaged temperature-sensing head",
                     fix="replace the sensor's collection line; the BMS cannot protect the cells "
                     "it watches",
                 )
             )
+        elif label in ("MOSFET", "BMS board"):
+            warn_c, fail_c = (
+                (spec.MOSFET_TEMP_WARN_C, spec.MOSFET_TEMP_FAIL_C)
+                if label == "MOSFET"
+                else (spec.BOARD_TEMP_WARN_C, spec.BOARD_TEMP_FAIL_C)
+            )
+            if temp >= warn_c:
+                out.append(
+                    Finding(
+                        FAIL if temp >= fail_c else WARN,
+                        PACK_TEMPERATURE,
+                        f"Temperature {sensor} at {temp:.1f} °C: the electronics run hot",
+                        f"{label}: warn from {warn_c:.0f} °C, fail from {fail_c:.0f} °C (our "
+                        "choice; manual, Common Issues 7: MOS temperature abnormal)",
+                        fix="reduce the current and check the pack's ventilation; a power stage "
+                        "that stays hot needs service",
+                    )
+                )
         elif temp > spec.DISCHARGE_TEMP_MAX_C or temp < spec.DISCHARGE_TEMP_MIN_C:
             out.append(
                 Finding(
                     FAIL,
-                    "pack.temperature",
+                    PACK_TEMPERATURE,
                     f"Temperature {sensor} at {temp:.1f} °C is outside the operating range",
                     f"discharge {spec.DISCHARGE_TEMP_MIN_C:.0f}–{spec.DISCHARGE_TEMP_MAX_C:.0f} °C "
                     "(manual, Technical Parameters)",
@@ -355,10 +423,11 @@ def _temperature_findings(pack: PackReading, name: str) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL if charging else WARN,
-                    "pack.temperature",
+                    PACK_TEMPERATURE,
                     f"Temperature {sensor} at {temp:.1f} °C: outside the charging range",
                     f"charge {spec.CHARGE_TEMP_MIN_C:.0f}–{spec.CHARGE_TEMP_MAX_C:.0f} °C "
                     "(manual, Technical Parameters)",
+                    fix="do not charge until the pack is back in its charging range",
                 )
             )
     return out
@@ -377,7 +446,7 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
             out.append(
                 Finding(
                     FAIL,
-                    "stack.duplicate-serial",
+                    STACK_DUPLICATE_SERIAL,
                     f"Addresses {_ranges(addresses)} report the same serial {serial}",
                     "one pack answering at several addresses (replies credited to the wrong "
                     "address), or a BMS with a copied serial: the packs cannot be told apart",
@@ -391,7 +460,7 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                "stack.mixed-firmware",
+                STACK_MIXED_FIRMWARE,
                 f"Mixed firmware in one stack: {', '.join(sorted(firmwares))}",
                 detail,
                 fix="bring every pack to the same firmware (checklist 1.4 Latest Firmware)",
@@ -406,7 +475,7 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
         out.append(
             Finding(
                 FAIL if spread > spec.PARALLEL_SPREAD_FAIL_V else WARN,
-                "stack.voltage-spread",
+                STACK_VOLTAGE_SPREAD,
                 f"Pack voltages differ by {spread:.2f} V (pack {low.address} "
                 f"{low.voltage_v:.2f} V, pack {high.address} {high.voltage_v:.2f} V)",
                 "linked packs sit at one voltage; a spread means they are not linked yet or a "
@@ -420,7 +489,7 @@ def _stack_findings(packs: tuple[PackReading, ...]) -> list[Finding]:
         out.append(
             Finding(
                 INFO,
-                "stack.soc-spread",
+                STACK_SOC_SPREAD,
                 f"SOC differs by {max(socs) - min(socs):.0f} % between packs",
                 "LiFePO4 rest voltage is flat between ~20 and 90 % SOC: a small voltage spread "
                 "can hide a large SOC difference",
@@ -437,7 +506,7 @@ def _line_findings(snapshot: StackSnapshot) -> list[Finding]:
             out.append(
                 Finding(
                     WARN,
-                    "link.errors",
+                    LINK_ERRORS,
                     f"Address {result.address}: {failures} of {result.requests} requests failed "
                     f"({100 * result.error_rate:.0f} %)",
                     f"{result.corrupted} corrupted, {result.timeouts} timed out; each was retried",
@@ -449,7 +518,7 @@ def _line_findings(snapshot: StackSnapshot) -> list[Finding]:
         out.append(
             Finding(
                 WARN,
-                "link.noise",
+                LINK_NOISE,
                 f"{snapshot.noise_bytes} byte(s) of noise on the line",
                 "bytes outside any frame, or frames that answered another address or request: "
                 "a wrong baud rate, swapped A/B, a late reply, or a second master (the "
@@ -478,7 +547,7 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     OK,
-                    "can.heartbeat",
+                    CAN_HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, every {can.heartbeat_period_s:.2f} s",
                     verdict.seen,
                 )
@@ -487,18 +556,18 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    CAN_HEARTBEAT,
                     f"No inverter heartbeat (0x305) in {can.duration_s:.1f} s",
                     "the inverter is off, not wired to CAN, or set to another battery protocol",
                     fix="power the inverter after the batteries and pick the Pylon / lithium CAN "
-                    "setting; `active check protocol --inverter NAME` says which",
+                    "setting; `active check protocol` says which for your inverter",
                 )
             )
         case Heartbeat.STOPPED | Heartbeat.SPARSE:
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    CAN_HEARTBEAT,
                     "Inverter heartbeat 0x305 "
                     + ("stopped" if verdict.state is Heartbeat.STOPPED else "is not steady"),
                     verdict.seen,
@@ -510,21 +579,33 @@ def can_findings(can: CanObservation, *, expected_packs: int | None = None) -> l
             out.append(
                 Finding(
                     INFO,
-                    "can.heartbeat",
+                    CAN_HEARTBEAT,
                     f"Inverter heartbeat 0x305 present, {can.heartbeat_count} time(s) in "
                     f"{can.duration_s:.1f} s: too short a window to time it",
                     verdict.seen,
-                    fix="listen longer: --can-window 5.5",
+                    fix="listen longer (at least 5.5 s)",
                 )
             )
         case Heartbeat.IRREGULAR:
             out.append(
                 Finding(
                     WARN,
-                    "can.heartbeat",
+                    CAN_HEARTBEAT,
                     f"Inverter heartbeat 0x305 every {can.heartbeat_period_s:.2f} s "
                     "(about 1 s expected)",
                     verdict.seen,
                 )
             )
     return out
+
+
+def scan_verdict(snapshot: StackSnapshot) -> Verdict:
+    """One line: every pack answered and nothing failed, or the first thing to fix."""
+    packs = len(snapshot.packs)
+    if snapshot.packs:
+        ok = f"{packs} pack(s) answered, nothing failed"
+    elif snapshot.can is not None and snapshot.can.state is not None:
+        ok = "the battery answered on CAN, nothing failed"
+    else:
+        ok = "nothing failed"
+    return summarize(sort_findings(snapshot.findings), ok=ok)

@@ -14,9 +14,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from active_cli import spec
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.model import Finding, Severity
+
+# Finding codes: stable identifiers that tests, JSON consumers, the report and
+# the CLI match on (import these, never spell the string again).
+BACKUP: Final = "sizing.backup"
+BUSBAR: Final = "sizing.busbar"
+CURRENT: Final = "sizing.current"
+LOAD: Final = "sizing.load"
+MIN_PACKS: Final = "sizing.min-packs"
+PACK_COUNT: Final = "sizing.pack-count"
+TERMINALS: Final = "sizing.terminals"
+
 
 # Currents are compared after rounding to the microampere so that 4480 W / 44.8 V
 # is exactly the 100 A it means, whatever the float division gives.
@@ -82,7 +95,7 @@ def check_sizing(
         _current_finding(inverter_power_w, packs, stack_a, per_pack_a, rec, most),
         Finding(
             Severity.INFO,
-            "sizing.min-packs",
+            MIN_PACKS,
             f"{inverter_power_w:g} W needs at least {rec} pack(s) at "
             f"{spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A each "
             f"({most} at the {spec.MAX_CURRENT_A:g} A maximum)",
@@ -96,7 +109,7 @@ def check_sizing(
         findings.append(
             Finding(
                 Severity.WARN,
-                "sizing.load",
+                LOAD,
                 f"The load ({load_w:g} W) is above the inverter's power ({inverter_power_w:g} W)",
                 detail="The inverter cannot deliver it; the backup time assumes it could.",
             )
@@ -133,11 +146,11 @@ def _count_finding(packs: int) -> Finding:
     if packs > limit:
         return Finding(
             Severity.FAIL,
-            "sizing.pack-count",
+            PACK_COUNT,
             f"{packs} packs: the manual allows at most {limit} in parallel",
             fix=f"Use at most {limit} packs per stack.",
         )
-    return Finding(Severity.OK, "sizing.pack-count", f"{packs} pack(s): within the {limit} allowed")
+    return Finding(Severity.OK, PACK_COUNT, f"{packs} pack(s): within the {limit} allowed")
 
 
 def _current_finding(
@@ -156,7 +169,7 @@ def _current_finding(
     if per_pack_a > maximum:
         return Finding(
             Severity.FAIL,
-            "sizing.current",
+            CURRENT,
             f"{per_pack_a:.1f} A per pack: above the {maximum:g} A maximum",
             detail=detail,
             evidence=evidence,
@@ -166,7 +179,7 @@ def _current_finding(
     if per_pack_a > recommended:
         return Finding(
             Severity.WARN,
-            "sizing.current",
+            CURRENT,
             f"{per_pack_a:.1f} A per pack: above the {recommended:g} A recommended continuous",
             detail=detail,
             evidence=evidence,
@@ -175,7 +188,7 @@ def _current_finding(
         )
     return Finding(
         Severity.OK,
-        "sizing.current",
+        CURRENT,
         f"{per_pack_a:.1f} A per pack: within the {recommended:g} A recommended continuous",
         detail=detail,
         evidence=evidence,
@@ -187,7 +200,7 @@ def _terminal_finding(power_w: float, both: bool) -> Finding:
     if both:
         return Finding(
             Severity.WARN,
-            "sizing.terminals",
+            TERMINALS,
             f"Above {limit / 1000:g} kW: wire both terminal holes, + and -",
             detail="Manual, Single machine installation: 'If the inverter power is greater "
             "than 5kw, both terminals need to be connected.'",
@@ -196,7 +209,7 @@ def _terminal_finding(power_w: float, both: bool) -> Finding:
         )
     return Finding(
         Severity.OK,
-        "sizing.terminals",
+        TERMINALS,
         f"Up to {limit / 1000:g} kW: one terminal hole each for + and - is enough",
     )
 
@@ -206,29 +219,29 @@ def _busbar_finding(power_w: float, packs: int, needed: bool, busbar: bool) -> F
     if needed and not busbar:
         return Finding(
             Severity.FAIL,
-            "sizing.busbar",
+            BUSBAR,
             f"Above {limit_kw:g} kW in parallel: do not wire through the battery terminals",
             detail="Manual, Parallel installation: each terminal carries "
             f"{spec.TERMINAL_CURRENT_A:g} A, so parallel use through the battery terminals "
             f"is limited to {limit_kw:g} kW.",
             fix="Wire every pack to a busbar and the inverter to the busbar, then run again "
-            "with --busbar.",
+            "saying the stack is wired through a busbar.",
         )
     if needed:
         return Finding(
             Severity.OK,
-            "sizing.busbar",
+            BUSBAR,
             f"Above {limit_kw:g} kW in parallel, wired through a busbar (as stated)",
         )
     if packs == 1:
         return Finding(
             Severity.OK,
-            "sizing.busbar",
+            BUSBAR,
             "Single pack: the busbar rule for parallel stacks does not apply",
         )
     return Finding(
         Severity.OK,
-        "sizing.busbar",
+        BUSBAR,
         f"Up to {limit_kw:g} kW: the packs may be linked terminal to terminal",
     )
 
@@ -241,4 +254,13 @@ def _energy_finding(
     if load_w is not None and hours is not None:
         title += f": about {hours:.1f} h at {load_w:g} W"
         detail = "From full to the 90 % depth-of-discharge limit, before inverter losses."
-    return Finding(Severity.INFO, "sizing.backup", title, detail=detail)
+    return Finding(Severity.INFO, BACKUP, title, detail=detail)
+
+
+def sizing_verdict(result: SizingAssessment) -> Verdict:
+    """One line: the stack fits the inverter, or the first thing to change."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"{result.packs} pack(s) carry {result.inverter_power_w:g} W within the "
+        f"{spec.RECOMMENDED_CONTINUOUS_CURRENT_A:g} A recommended per pack",
+    )

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 from active_cli import spec
-from active_cli.inverters import (
+from active_cli.checks.verdict import Verdict, sort_findings, summarize
+from active_cli.inverter_profile import (
     BUS_LINES,
     Bus,
     Confidence,
@@ -30,6 +32,16 @@ from active_cli.inverters import (
     weakest,
 )
 from active_cli.model import Finding, Severity
+
+# Finding codes: stable identifiers that tests, JSON consumers, the report and
+# the CLI match on (import these, never spell the string again).
+BUS: Final = "wiring.bus"
+CABLE: Final = "wiring.cable"
+LINK: Final = "wiring.link"
+OPEN_PINS: Final = "wiring.open-pins"
+PINS: Final = "wiring.pins"
+TERMINATION: Final = "wiring.termination"
+
 
 # TIA-568 T568B: the colour of the wire on each pin of a T568B-crimped plug.
 T568B_COLOURS: dict[int, str] = {
@@ -228,6 +240,10 @@ def _straight_verdict(
         )
     if misfit:
         return StraightLead.DOES_NOT_FIT, weakest(confidences), tuple(reasons)
+    lead = profile.port.straight_lead
+    if unknown and bus is not None and lead.value is True:
+        # The maker settles it for the whole port (Solis: "CAN only"), not pin by pin.
+        return StraightLead.FITS, weakest([*confidences, lead.confidence]), (lead.note,)
     if unknown:
         return StraightLead.UNVERIFIED, Confidence.UNKNOWN, tuple(reasons)
     return StraightLead.FITS, weakest(confidences), tuple(reasons)
@@ -282,7 +298,7 @@ def _bus_finding(profile: InverterProfile) -> Finding:
     if kind.value is None:
         return Finding(
             Severity.WARN,
-            "wiring.bus",
+            BUS,
             f"Which bus {profile.name} uses for the battery is not known",
             detail=kind.note or "No public source found.",
             fix="Find the BMS port in the inverter's manual: CAN (H/L) or RS485 (A/B). The "
@@ -295,7 +311,7 @@ def _bus_finding(profile: InverterProfile) -> Finding:
     unused = "RS485" if kind.value is Bus.CAN else "CAN"
     return Finding(
         Severity.INFO if weakest_fact.verified else Severity.WARN,
-        "wiring.bus",
+        BUS,
         f"{profile.name} talks to the battery over {kind.value.value}{speed}",
         detail=f"The battery's {unused} pins are not needed. Bus {kind.confidence.marker}, "
         f"speed {bitrate.confidence.marker}"
@@ -310,24 +326,24 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
         if cable.straight_confidence.verified:
             return Finding(
                 Severity.OK,
-                "wiring.cable",
+                CABLE,
                 f"A straight T568B patch lead fits {name}",
                 detail="Every signal pin of the battery meets the same signal (or an unused "
-                "pin) on the inverter. The two-wire cable below works too.",
+                "pin) on the inverter. The two-wire cable in the cable table works too.",
             )
         return Finding(
             Severity.WARN,
-            "wiring.cable",
+            CABLE,
             f"A straight T568B patch lead probably fits {name} - {UNVERIFIED}",
             detail=f"Based on facts rated {cable.straight_confidence.marker}, below two sources.",
-            fix="Ring out the inverter's BMS port, or use the two-wire cable below.",
+            fix="Ring out the inverter's BMS port, or use the two-wire cable in the cable table.",
         )
     if cable.straight is StraightLead.DOES_NOT_FIT:
         return Finding(
             Severity.FAIL if straight_lead else Severity.WARN,
-            "wiring.cable",
+            CABLE,
             f"A straight patch lead does NOT work with {name}",
-            detail="Make (or buy) the custom cable below.",
+            detail="Make (or buy) the custom cable of the cable table.",
             evidence=evidence,
             fix="Use the cable table: wire only the listed pins, leave every other pin open.",
         )
@@ -336,7 +352,7 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
         # unknown pins cannot answer yes, and a WARN with exit 0 reads as yes.
         return Finding(
             Severity.FAIL,
-            "wiring.cable",
+            CABLE,
             f"Cannot confirm that a straight patch lead fits {name}: "
             + (
                 "the bus it uses is not known"
@@ -349,16 +365,16 @@ def _cable_finding(profile: InverterProfile, cable: CableMapping, straight_lead:
             fix="Confirm in the inverter's manual (or with a meter) "
             + ("which bus its BMS port uses (CAN or RS485) and " if cable.bus is None else "")
             + "what its pins 1, 2, 4 and 5 carry; then wire only the two lines of that bus "
-            "(cable table below), or use the straight lead once it is known to fit.",
+            "(see the cable table), or use the straight lead once it is known to fit.",
         )
     return Finding(
         Severity.WARN,
-        "wiring.cable",
+        CABLE,
         f"Whether a straight patch lead fits {name} is {UNVERIFIED}",
         detail="The inverter side of the port is not fully known.",
         evidence=evidence,
         fix="Find the BMS port's pin table in the inverter's manual, then wire only the "
-        "battery pins the bus needs (table below) to the matching inverter pins.",
+        "battery pins the bus needs (see the cable table) to the matching inverter pins.",
     )
 
 
@@ -367,7 +383,7 @@ def _pins_finding(cable: CableMapping) -> Finding | None:
     if cable.bus is None:
         return Finding(
             Severity.WARN,
-            "wiring.pins",
+            PINS,
             f"Inverter pins unknown - {UNVERIFIED}",
             detail="Battery side (manual): pin 1 RS485-B, pin 2 RS485-A, pin 4 CAN-H, "
             "pin 5 CAN-L; pins 3, 6, 7, 8 not connected.",
@@ -387,7 +403,7 @@ def _pins_finding(cable: CableMapping) -> Finding | None:
     )
     return Finding(
         Severity.WARN,
-        "wiring.pins",
+        PINS,
         f"Inverter pins {UNVERIFIED}",
         detail="These inverter-side pins rest on fewer than two sources or are unknown.",
         evidence=lines,
@@ -402,7 +418,7 @@ def _open_pins_finding(profile: InverterProfile, cable: CableMapping) -> Finding
     )
     return Finding(
         Severity.INFO,
-        "wiring.open-pins",
+        OPEN_PINS,
         f"Leave {profile.name} pins {', '.join(str(p.pin) for p in cable.inverter_open_pins)} "
         "unconnected",
         evidence=lines,
@@ -416,14 +432,14 @@ def _termination_finding(profile: InverterProfile) -> Finding:
         side = term.rs485
         return Finding(
             Severity.INFO,
-            "wiring.termination",
+            TERMINATION,
             "RS485 termination",
             detail=f"Inverter side: {side.value or 'not known'} {side.confidence.marker}.",
         )
     if bus is None:
         return Finding(
             Severity.INFO,
-            "wiring.termination",
+            TERMINATION,
             "Termination depends on the bus, which is not known",
             detail="CAN needs a 120 ohm terminator at each end of the bus; RS485 usually needs "
             "none on a short lead.",
@@ -441,7 +457,7 @@ def _termination_finding(profile: InverterProfile) -> Finding:
     needs_plug = term.external_terminator.value is True
     return Finding(
         Severity.WARN if needs_plug else Severity.INFO,
-        "wiring.termination",
+        TERMINATION,
         "CAN needs a 120 ohm terminator at each end of the bus"
         + (f": fit one at the {profile.name} end" if needs_plug else ""),
         detail=f"Inverter end: {inverter_side}. Battery end: the Active16 manual does not "
@@ -460,7 +476,7 @@ def _link_finding(packs: int, leads: tuple[LinkLead, ...]) -> Finding:
     if packs <= 1:
         return Finding(
             Severity.INFO,
-            "wiring.link",
+            LINK,
             "Single pack: the BMS parallel ports (Link in / Link out) stay empty",
         )
     chain = ", ".join(
@@ -468,7 +484,7 @@ def _link_finding(packs: int, leads: tuple[LinkLead, ...]) -> Finding:
     )
     return Finding(
         Severity.FAIL if packs > spec.MAX_PACKS_IN_PARALLEL else Severity.INFO,
-        "wiring.link",
+        LINK,
         f"Chain the {packs} packs with {packs - 1} straight T568B patch leads",
         detail="Link in / Link out carry CAN-H on pin 1 and CAN-L on pin 2 (manual), so any "
         "straight lead works. Pack 1 is the master: the one wired to the inverter. Its "
@@ -496,3 +512,12 @@ def cable_summary(cable: CableMapping) -> str:
     if cable.wires and any(w.inverter_pin is not None for w in cable.wires):
         return f"unverified: {pins}"
     return "unknown"
+
+
+def wiring_verdict(result: WiringAssessment) -> Verdict:
+    """One line: make the cable shown, or what stops it."""
+    return summarize(
+        sort_findings(result.findings),
+        ok=f"make the cable as shown and plug it into the {result.name}'s BMS port",
+        warn="make the cable as shown, but ",
+    )

@@ -44,7 +44,7 @@ def capture(
         None, "--duration", "-d", help="Seconds to record; default until Ctrl-C.", min=0
     ),
     port: str | None = PORT_OPTION,
-    baud: int = BAUD_OPTION,
+    baud: int | None = BAUD_OPTION,
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
@@ -61,7 +61,8 @@ def capture(
     SIGTERM and SIGHUP (a closed SSH session) end it like Ctrl-C; files are
     flushed every half second, so even a killed capture keeps all but the last.
     """
-    from active_cli.cli.connect import Connection, parse_can_options, simulator
+    from active_cli.cli.connect import connection_from_options
+    from active_cli.connection import open_links
     from active_cli.errors import UsageError
     from active_cli.links.capture import Capture
     from active_cli.logs.rs485_log import RS485_LOG_SUFFIX
@@ -78,10 +79,9 @@ def capture(
         raise UsageError(
             "--sim records the simulated CAN bus only: nothing polls the simulated RS485 line"
         )
-    connection = Connection(
-        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
-    )
-    with simulator(connection) as site:
+    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
+    with open_links(connection, rs485=False, can=False) as links:
+        site = links.site
         bus = site.open_can_bus() if site is not None and can_files else None
         try:
             with (
@@ -91,7 +91,7 @@ def capture(
                     bus=bus,
                     rs485_path=rs485[0] if rs485 else None,
                     port_url=port,
-                    baud=baud,
+                    baud=connection.resolved_baud(),
                     force=force,
                 ) as session,
                 _stop_on_signals(session),

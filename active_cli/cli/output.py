@@ -5,18 +5,18 @@ Nothing here decides anything; it shows dataclasses made by the core.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from active_cli.checks.verdict import Verdict, sort_findings
 from active_cli.errors import ActiveError
 from active_cli.model import Finding, Severity
 
@@ -28,11 +28,27 @@ _SEVERITY_STYLE = {
 }
 
 
-def stdout() -> Console:
-    # Redirected to a file or a pipe there is no terminal width to respect;
-    # rich's 80-column default would wrap the pack table badly.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
-    return Console(highlight=False, width=width)
+# Piped or redirected, there is no terminal to measure: 80 columns is what a
+# pager, a ticket or an e-mail shows without wrapping; --wide asks for the full
+# tables, for which WIDE_COLUMNS leaves every column its whole width.
+PIPED_COLUMNS = 80
+WIDE_COLUMNS = 200
+
+
+def console_width(*, wide: bool = False, isatty: bool | None = None) -> int | None:
+    """The width to render at: None lets rich take the terminal's (or $COLUMNS)."""
+    tty = sys.stdout.isatty() if isatty is None else isatty
+    columns = os.environ.get("COLUMNS")
+    if wide:
+        known = int(columns) if columns and columns.isdigit() else 0
+        return max(known, WIDE_COLUMNS)
+    if tty or columns:
+        return None
+    return PIPED_COLUMNS
+
+
+def stdout(*, wide: bool = False) -> Console:
+    return Console(highlight=False, width=console_width(wide=wide))
 
 
 def stderr() -> Console:
@@ -41,28 +57,142 @@ def stderr() -> Console:
 
 def to_jsonable(value: Any) -> Any:
     """Turn dataclasses (with their public properties), enums, tuples and bytes into JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in dir(type(value)):
-            if not name.startswith("_") and isinstance(getattr(type(value), name), property):
-                out[name] = to_jsonable(getattr(value, name))
-        return out
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bytes):
-        return value.hex().upper()
+    from active_cli.records import to_json
+
+    return to_json(value, properties=True)
+
+
+# The --json envelope (docs/json.md). Bump JSON_SCHEMA_VERSION when a key is
+# removed or changes meaning; adding a key is not a new version.
+JSON_SCHEMA_VERSION = 1
+ENVELOPE_KEYS = ("schema_version", "active_version", "created_at", "command", "failed", "findings")
+# Floats are rounded to the resolution of what measures them, by the unit in
+# the key's name (docs/json.md): volts to the mV the packs report, amperes and
+# degrees to the 0.1 they are sent in. A value without a known unit (a
+# resistance, a ratio) keeps 6 significant digits: 12.000000000000002 is never
+# printed, and no digit that carries meaning is lost.
+_DECIMALS_BY_UNIT = {
+    "_v": 3,
+    "_mv": 1,
+    "_a": 1,
+    "_c": 1,
+    "_pct": 1,
+    "_ah": 3,
+    "_s": 3,
+    "_kwh": 3,
+    "_w": 1,
+}
+SIGNIFICANT_DIGITS = 6
+
+
+def _round_float(value: float, key: str) -> float:
+    for suffix, decimals in _DECIMALS_BY_UNIT.items():
+        if key.endswith(suffix):
+            return round(value, decimals)
+    if value == 0 or value != value or value in (float("inf"), float("-inf")):
+        return value
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _rounded(value: object, key: str = "") -> object:
+    if isinstance(value, float):
+        return _round_float(value, key)
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
+        return {k: _rounded(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v, key) for v in value]
     return value
 
 
-def print_json(value: Any) -> None:
-    """Print `value` as indented JSON on stdout (no rich markup, no wrapping)."""
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False) + "\n")
+def _command_name() -> str:
+    """The running command as typed after ``active`` ("check parallel").
+
+    Taken from the running Typer (click) context; the commands pass `command`
+    explicitly where they can, this is the fallback.
+    """
+    try:  # Typer carries its own click; without it there is no command to name
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - another Typer layout
+        return ""
+    context = get_current_context(silent=True)
+    if context is None:
+        return ""
+    return " ".join(context.command_path.split()[1:])
+
+
+def envelope(
+    value: object,
+    *,
+    command: str | None = None,
+    verdict: Verdict | None = None,
+    now: datetime | None = None,
+) -> dict[str, object]:
+    """`value` as JSON types inside the documented envelope (docs/json.md).
+
+    A result that is a dataclass keeps its keys at the top level, next to the
+    envelope's; any other value (a list of profiles) sits under ``result``.
+    ``findings`` is the result's (or empty) and ``failed`` whether one failed.
+    """
+    from active_cli import __version__
+
+    body = _rounded(to_jsonable(value))
+    result: dict[str, object] = dict(body) if isinstance(body, dict) else {"result": body}
+    findings = result.pop("findings", [])
+    findings = findings if isinstance(findings, list) else []
+    failed = result.pop("failed", None)
+    if not isinstance(failed, bool):
+        failed = any(isinstance(f, dict) and f.get("severity") == "fail" for f in findings)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    out: dict[str, object] = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "active_version": __version__,
+        "created_at": stamp.isoformat().replace("+00:00", "Z"),
+        "command": command if command is not None else _command_name(),
+        "failed": failed,
+        "findings": findings,
+    }
+    verdict = verdict if verdict is not None else verdict_of(value)
+    if verdict is not None:
+        out["outcome"] = {
+            "severity": verdict.severity.value,
+            "text": verdict.text,
+            "code": verdict.code,
+        }
+    out.update(result)
+    return out
+
+
+def verdict_of(value: object) -> Verdict | None:
+    """The verdict line of a check's or a scan's result (None for other values)."""
+    from active_cli.checks import parallel, protocol, scan, sizing, wiring
+    from active_cli.model import StackSnapshot
+
+    if isinstance(value, parallel.ParallelAssessment):
+        return parallel.parallel_verdict(value)
+    if isinstance(value, protocol.ProtocolAssessment):
+        return protocol.protocol_verdict(value)
+    if isinstance(value, sizing.SizingAssessment):
+        return sizing.sizing_verdict(value)
+    if isinstance(value, wiring.WiringAssessment):
+        return wiring.wiring_verdict(value)
+    if isinstance(value, StackSnapshot):
+        return scan.scan_verdict(value)
+    return None
+
+
+def print_json(
+    value: object,
+    *,
+    command: str | None = None,
+    verdict: Verdict | None = None,
+) -> None:
+    """Print `value` in the JSON envelope on stdout (no rich markup, no wrapping).
+
+    `command` is what was typed after ``active`` ("check parallel"); by default
+    it is taken from the running click command.
+    """
+    data = envelope(value, command=command, verdict=verdict)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
@@ -73,17 +203,69 @@ def print_error(error: ActiveError) -> None:
         console.print(f"[dim]hint:[/] {escape(error.hint)}", soft_wrap=True)
 
 
-def findings_table(findings: Iterable[Finding], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False, expand=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("finding")
-    table.add_column("what to do")
-    for finding in findings:
+def findings_table(
+    findings: Iterable[Finding],
+    title: str | None = "Findings",
+    *,
+    omit_evidence: Collection[str] = (),
+) -> Table:
+    """Findings as a two-column list that fits 80 columns: FAIL, WARN, OK, INFO.
+
+    Each finding is its title, its detail, its evidence (dimmed) and what to
+    do after an arrow, with the option to use where the CLI has one
+    (`cli.hints`). Evidence lines in `omit_evidence` (the assumptions, printed
+    once above) are not repeated.
+    """
+    from active_cli.cli.hints import fix_with_hint
+
+    table = Table.grid(padding=(0, 2))
+    table.title = title
+    table.title_justify = "left"
+    table.title_style = "bold"
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    skip = set(omit_evidence)
+    for finding in sort_findings(findings):
         label, style = _SEVERITY_STYLE[finding.severity]
         body = f"[bold]{escape(finding.title)}[/]"
         if finding.detail:
             body += f"\n{escape(finding.detail)}"
-        if finding.evidence:
-            body += "\n[dim]" + escape("\n".join(finding.evidence)) + "[/]"
-        table.add_row(f"[{style}]{label}[/]", body, escape(finding.fix))
+        evidence = [line for line in finding.evidence if line not in skip]
+        if evidence:
+            body += "\n[dim]" + escape("\n".join(evidence)) + "[/]"
+        fix = fix_with_hint(finding)
+        if fix:
+            body += f"\n→ {escape(fix)}"
+        table.add_row(f"[{style}]{label}[/]", body)
     return table
+
+
+def verdict_markup(verdict: Verdict, findings: Iterable[Finding] = ()) -> str:
+    """The last line of a check or scan: ``FAIL: ...`` in the severity's colour.
+
+    The option hint of the finding the verdict rests on is added, as in the
+    findings list (`cli.hints`).
+    """
+    from active_cli.cli.hints import hint_for
+
+    label, style = _SEVERITY_STYLE[verdict.severity]
+    text = verdict.text
+    source = next((f for f in findings if f.code == verdict.code), None)
+    hint = hint_for(source) if source is not None else None
+    if hint:
+        text += f" ({hint})"
+    return f"[{style}]{label}:[/] {escape(text)}"
+
+
+def print_findings(
+    console: Console,
+    findings: Iterable[Finding],
+    verdict: Verdict,
+    *,
+    omit_evidence: Collection[str] = (),
+) -> None:
+    """The findings list, then the verdict as the very last line."""
+    shown = tuple(findings)
+    if shown:
+        console.print(findings_table(shown, omit_evidence=omit_evidence))
+    console.print(verdict_markup(verdict, shown), soft_wrap=False)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from active_cli.checks.parallel import Action, ParallelAssessment
-from active_cli.checks.protocol import ProtocolAssessment
-from active_cli.checks.sizing import SizingAssessment
+from active_cli.checks.parallel import Action, ParallelAssessment, parallel_verdict
+from active_cli.checks.protocol import ProtocolAssessment, protocol_verdict
+from active_cli.checks.sizing import SizingAssessment, sizing_verdict
 from active_cli.checks.wiring import (
     BATTERY_PORT,
     T568B_COLOURS,
@@ -19,8 +19,9 @@ from active_cli.checks.wiring import (
     WiringAssessment,
     cable_summary,
     map_cable,
+    wiring_verdict,
 )
-from active_cli.cli.output import findings_table, stdout
+from active_cli.cli.output import print_findings, stdout
 from active_cli.inverters import InverterProfile, PinFunction, PortPin, by_confidence, fact_text
 
 # One character per pin for the drawings.
@@ -55,8 +56,8 @@ def _port_marks(pins: tuple[PortPin, ...]) -> dict[int, str]:
     return {p.pin: _PIN_MARK[p.function] for p in pins}
 
 
-def show_wiring(result: WiringAssessment, profile: InverterProfile) -> None:
-    console = stdout()
+def show_wiring(result: WiringAssessment, profile: InverterProfile, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
     cable = result.cable
     label = profile.port.label.value or "BMS port"
     bus = cable.bus.value if cable.bus else "bus unknown"
@@ -90,7 +91,7 @@ def show_wiring(result: WiringAssessment, profile: InverterProfile) -> None:
     if cable.inverter_open_pins:
         opens = ", ".join(f"{p.pin} ({p.function.value})" for p in cable.inverter_open_pins)
         console.print(f"Leave open at the inverter: {escape(opens)}", soft_wrap=True)
-    console.print(findings_table(result.findings, title="Findings"))
+    print_findings(console, result.findings, wiring_verdict(result))
 
 
 def _cable_table(cable: CableMapping) -> Table:
@@ -115,11 +116,13 @@ def _cable_table(cable: CableMapping) -> Table:
     return table
 
 
-def show_parallel(result: ParallelAssessment) -> None:
-    console = stdout()
+def show_parallel(result: ParallelAssessment, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
     table = Table(title="Packs before linking", title_justify="left")
-    for column in ("pack", "voltage", "SOC", "to do"):
-        table.add_column(column)
+    table.add_column("pack", overflow="fold")
+    for column in ("voltage", "SOC"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("to do")
     advice = {a.label: a for a in result.advice}
     for pack in result.packs:
         todo = advice.get(pack.label)
@@ -132,20 +135,21 @@ def show_parallel(result: ParallelAssessment) -> None:
         table.add_row(escape(pack.label), f"{pack.voltage_v:.2f} V", soc, action)
     console.print(table)
     if result.highest is not None and result.lowest is not None:
+        least, most = result.equalising_current_range_a
         console.print(
             f"Spread {result.spread_v:.3f} V ({escape(result.highest.label)} - "
-            f"{escape(result.lowest.label)}); equalising current when linked about "
-            f"[bold]{result.equalising_current_a:.1f} A[/]",
-            soft_wrap=True,
+            f"{escape(result.lowest.label)}); initial equalising current when linked "
+            f"[bold]{least:.1f}-{most:.1f} A[/] (the verdict uses {most:.1f} A)"
         )
+    assumptions = result.assumptions.describe()
     console.print("[dim]Assumptions:[/]")
-    for line in result.assumptions.describe():
-        console.print(f"[dim]  - {escape(line)}[/]", soft_wrap=True)
-    console.print(findings_table(result.findings, title="Findings"))
+    for line in assumptions:
+        console.print(f"[dim]  - {escape(line)}[/]")
+    print_findings(console, result.findings, parallel_verdict(result), omit_evidence=assumptions)
 
 
-def show_sizing(result: SizingAssessment) -> None:
-    console = stdout()
+def show_sizing(result: SizingAssessment, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
     table = Table(title="Sizing", title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("value")
@@ -159,17 +163,17 @@ def show_sizing(result: SizingAssessment) -> None:
     )
     table.add_row("both terminal holes", "yes" if result.both_terminals_needed else "not needed")
     table.add_row("busbar", "needed" if result.busbar_needed else "not needed")
-    table.add_row("usable energy", f"{result.usable_energy_kwh:.2f} kWh")
+    table.add_row("usable capacity", f"{result.usable_energy_kwh:.2f} kWh (rated, to 90 % DOD)")
     if result.backup_hours is not None and result.load_w is not None:
         table.add_row("backup", f"{result.backup_hours:.1f} h at {result.load_w:g} W")
     console.print(table)
     console.print("[dim]Assumptions:[/]")
     for line in result.assumptions:
-        console.print(f"[dim]  - {escape(line)}[/]", soft_wrap=True)
-    console.print(findings_table(result.findings, title="Findings"))
+        console.print(f"[dim]  - {escape(line)}[/]")
+    print_findings(console, result.findings, sizing_verdict(result))
 
 
-def show_profile_list(profiles: list[InverterProfile]) -> None:
+def show_profile_list(profiles: list[InverterProfile], *, wide: bool = False) -> None:
     table = Table(title="Inverter profiles", title_justify="left")
     for column in ("name", "brand / family", "bus", "setting on the inverter", "cable", "conf."):
         table.add_column(column)
@@ -183,18 +187,20 @@ def show_profile_list(profiles: list[InverterProfile]) -> None:
             escape(cable_summary(map_cable(profile))),
             profile.confidence.value,
         )
-    console = stdout()
+    console = stdout(wide=wide)
     console.print(table)
     console.print("[dim]active inverters show NAME - pins, sources and quirks of one profile[/]")
 
 
-def show_profile(profile: InverterProfile) -> None:
-    console = stdout()
+def show_profile(profile: InverterProfile, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
     console.print(
         f"[bold]{escape(profile.name)}[/]: {escape(profile.family)} "
         f"(confidence {profile.confidence.value})",
         soft_wrap=True,
     )
+    if profile.confidence_note:
+        console.print(f"why: {escape(profile.confidence_note)}", soft_wrap=True)
     console.print(f"models: {escape(', '.join(profile.models))}", soft_wrap=True)
     if profile.aliases:
         console.print(f"also known as: {escape(', '.join(profile.aliases))}")
@@ -251,8 +257,8 @@ def show_profile(profile: InverterProfile) -> None:
         console.print(f"  {escape(source.id)}: {escape(source.text)}{escape(url)}", soft_wrap=True)
 
 
-def show_protocol(result: ProtocolAssessment) -> None:
-    console = stdout()
+def show_protocol(result: ProtocolAssessment, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
     console.print(f"[bold]Protocol check: battery -> {escape(result.inverter)}[/]")
     can = result.observation
     if can is not None:
@@ -269,5 +275,4 @@ def show_protocol(result: ProtocolAssessment) -> None:
                 f"SOC {state.soc_pct} %, CVL {lim.charge_voltage_v} V, "
                 f"CCL {lim.charge_current_a} A, DCL {lim.discharge_current_a} A{dvl}"
             )
-    findings = sorted(result.findings, key=lambda f: -f.severity.rank)
-    console.print(findings_table(findings, title="Findings"))
+    print_findings(console, result.findings, protocol_verdict(result))

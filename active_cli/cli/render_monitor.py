@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich import box
 from rich.console import Group
 from rich.live import Live
 from rich.markup import escape
@@ -47,8 +48,16 @@ def _alarm_words(pack: PackReading) -> str:
     return ", ".join(words) if words else "none"
 
 
-def _read_state(view: MonitorView, address: int) -> Text:
+def _read_state(view: MonitorView, address: int, *, wide: bool = True) -> Text:
     age = view.pack_ages_s.get(address, 0.0)
+    if not wide:
+        # Compact: the same states in fewer letters, so 16 rows fit 80x24.
+        if address in view.missing_packs:
+            stale = ", STALE" if address in view.stale_packs else ""
+            return Text(f"NO REPLY{stale} {age:.0f}s", style=RED)
+        if address in view.stale_packs:
+            return Text(f"STALE {age:.0f}s", style=RED)
+        return Text(f"{age:.1f}s")
     if address in view.missing_packs:
         stale = ", STALE" if address in view.stale_packs else ""
         return Text(f"NO REPLY{stale} (last read {age:.0f} s ago)", style=RED)
@@ -57,7 +66,50 @@ def _read_state(view: MonitorView, address: int) -> Text:
     return Text(f"{age:.1f} s ago")
 
 
-def _packs_table(view: MonitorView) -> Table:
+def _compact_packs_table(view: MonitorView, *, titled: bool) -> Table:
+    """One line per pack, no vertical rules (and no title on the live screen):
+    16 packs, the status, CAN and the heartbeat fit an 80x24 terminal together."""
+    table = Table(
+        title="Packs" if titled else None,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+        show_edge=False,
+        expand=False,
+    )
+    left = ("adr", "alarms", "read")
+    for name in ("adr", "V", "A", "SOC%", "min V", "max V", "mV", "max°C", "alarms", "read"):
+        table.add_column(
+            name,
+            justify="left" if name in left else "right",
+            no_wrap=name != "alarms",
+            overflow="fold",
+        )
+    for pack in view.packs:
+        old = pack.address in view.missing_packs or pack.address in view.stale_packs
+        alarms = _alarm_words(pack)
+        alarm_style = (
+            "" if alarms == "none" else RED if pack.protections or pack.alarms else "yellow"
+        )
+        table.add_row(
+            str(pack.address),
+            _cell(pack.voltage_v, ".2f", "voltage_v", old=old),
+            _cell(pack.current_a, "+.1f", "current_a", old=old),
+            _cell(pack.soc_pct, ".0f", "soc_pct", old=old),
+            _cell(pack.min_cell_v, ".3f", "cell_v", old=old),
+            _cell(pack.max_cell_v, ".3f", "cell_v", old=old),
+            _cell(pack.cell_spread_mv, ".0f", "spread_mv", old=old),
+            _cell(pack.max_temp_c, ".1f", "temp_c", old=old),
+            Text(alarms, style=f"{alarm_style} dim" if old else alarm_style),
+            _read_state(view, pack.address, wide=False),
+        )
+    return table
+
+
+def _packs_table(view: MonitorView, *, wide: bool = False, titled: bool = True) -> Table:
+    if not wide:
+        return _compact_packs_table(view, titled=titled)
     table = Table(title="Packs", title_justify="left", expand=False)
     for name in (
         "addr",
@@ -93,7 +145,9 @@ def _packs_table(view: MonitorView) -> Table:
     return table
 
 
-def _rs485_lines(view: MonitorView) -> list[Text | Table]:
+def _rs485_lines(
+    view: MonitorView, *, wide: bool = False, titled: bool = True
+) -> list[Text | Table]:
     if not view.packs:
         if not view.rs485_requested:
             return []
@@ -111,7 +165,7 @@ def _rs485_lines(view: MonitorView) -> list[Text | Table]:
         )
     else:
         status = Text(f"RS485: read {view.packs_age_s or 0.0:.1f} s ago, {counts}")
-    return [_packs_table(view), status]
+    return [_packs_table(view, wide=wide, titled=titled), status]
 
 
 def _can_lines(view: MonitorView) -> list[Text | Table]:
@@ -137,6 +191,8 @@ def _can_lines(view: MonitorView) -> list[Text | Table]:
         f"CAN {can.protocol}: {_num(can.voltage_v, '.2f')} V {_num(can.current_a, '+.1f')} A "
         f"SOC {_num(can.soc_pct, '.0f')} %"
     )
+    if can.soh_pct is not None:
+        measured += f" SOH {can.soh_pct:.0f} %"
     if view.can_stale or view.measurements_stale:
         line.append(f"{measured} STALE", style=RED)
     else:
@@ -147,7 +203,7 @@ def _can_lines(view: MonitorView) -> list[Text | Table]:
         line.append("no 0x351 (charge limits)", style=RED)
     else:
         lim = (
-            f"CVL {limits.charge_voltage_v:.1f} V  CCL {limits.charge_current_a:.0f} A  "
+            f"CVL {limits.charge_voltage_v:.1f} V CCL {limits.charge_current_a:.0f} A "
             f"DCL {limits.discharge_current_a:.0f} A"
         )
         if view.limits_stale:
@@ -167,8 +223,11 @@ def _can_lines(view: MonitorView) -> list[Text | Table]:
     return lines
 
 
-def screen(view: MonitorView) -> Group:
-    lines = [*_rs485_lines(view), *_can_lines(view)]
+def screen(view: MonitorView, *, wide: bool = False, titled: bool = True) -> Group:
+    """One frame. Compact by default (80x24 holds 16 packs with the CAN and
+    heartbeat lines; the live screen drops the table title for that,
+    ``titled=False``); ``wide`` is the full table with rules."""
+    lines = [*_rs485_lines(view, wide=wide, titled=titled), *_can_lines(view)]
     if not lines:
         lines.append(Text("waiting for data ..."))
     return Group(*lines)
@@ -181,6 +240,7 @@ def watch(
     refresh: float,
     deadline: float | None,
     live: bool,
+    wide: bool = False,
 ) -> None:
     """Call `step` every `refresh` seconds until `deadline` (or Ctrl-C).
 
@@ -192,8 +252,8 @@ def watch(
         _loop(step, refresh=refresh, deadline=deadline)
         return
     with Live(
-        screen(model.view(time.monotonic())),
-        console=stdout(),
+        screen(model.view(time.monotonic()), wide=wide, titled=False),
+        console=stdout(wide=wide),
         screen=True,
         auto_refresh=False,
         transient=False,
@@ -202,7 +262,8 @@ def watch(
 
         def step_and_draw() -> None:
             step()
-            shown.update(screen(model.view(time.monotonic())), refresh=True)
+            frame = screen(model.view(time.monotonic()), wide=wide, titled=False)
+            shown.update(frame, refresh=True)
 
         _loop(step_and_draw, refresh=refresh, deadline=deadline)
 
@@ -233,13 +294,13 @@ def announce(view: MonitorView, *, duration: float | None) -> None:
     )
 
 
-def show_once(view: MonitorView) -> None:
-    stdout().print(screen(view))
+def show_once(view: MonitorView, *, wide: bool = False) -> None:
+    stdout(wide=wide).print(screen(view, wide=wide))
 
 
-def show_summary(view: MonitorView) -> None:
-    console = stdout()
-    console.print(screen(view))
+def show_summary(view: MonitorView, *, wide: bool = False) -> None:
+    console = stdout(wide=wide)
+    console.print(screen(view, wide=wide))
     table = Table(title="Seen while monitoring (min – max)", title_justify="left")
     table.add_column("value")
     table.add_column("min", justify="right")

@@ -249,3 +249,21 @@ def send(bus: can.BusABC, arbitration_id: int, data: bytes) -> None:
         bus.send(can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=False))
     except (can.CanError, OSError) as e:
         raise LinkError(f"CAN send failed: {e}") from e
+
+
+def drain(bus: can.BusABC, *, limit: int = 1_000_000) -> int:
+    """Throw away what the bus has queued; return how many frames that was.
+
+    A bus held open through a long workflow (commissioning) queues every frame
+    since it was opened; an observation that started by reading those would
+    judge minutes-old frames as current.
+    """
+    import can
+
+    dropped = 0
+    try:
+        while dropped < limit and bus.recv(timeout=0) is not None:
+            dropped += 1
+    except can.CanError as e:
+        raise LinkError(f"the CAN bus could not be read: {e}") from e
+    return dropped

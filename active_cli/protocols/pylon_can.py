@@ -75,6 +75,12 @@ _MIN_LENGTH: dict[int, int] = {
     0x376: 1,
     0x377: 1,
     CAPACITY_ID: 2,  # only bytes 0-1 carry data
+    # Makers send these shorter than the spec (0x35A with 7 bytes, 0x35F with 6,
+    # 0x372/0x373 with 4): the bytes present are decoded, the rest is absent.
+    ALARMS_V13_ID: 1,
+    BATTERY_INFO_ID: 4,  # chemistry and firmware; capacity and hardware id optional
+    MODULE_COUNTS_ID: 2,  # modules online
+    CELL_EXTREMES_ID: 4,  # lowest and highest cell voltage; temperatures optional
 }
 
 SignalValue: TypeAlias = float | int | str
@@ -337,12 +343,24 @@ class BatteryInfo:
     chemistry: str
     firmware_major: int
     firmware_minor: int
-    capacity_ah: float
+    capacity_ah: float | None  # None: a short frame without bytes 4-5
     hardware_id: int = 0
 
     @property
+    def firmware_bcd(self) -> str:
+        """Bytes 2-3 read as BCD digits (0x12 -> "12"), as some receivers do."""
+        return f"{self.firmware_major:X}.{self.firmware_minor:X}"
+
+    @property
     def firmware(self) -> str:
-        return f"{self.firmware_major}.{self.firmware_minor}"
+        """Bytes 2-3 read as numbers (0x12 -> 18), and as BCD digits where that differs.
+
+        Public sources disagree on how to read them, so where the two readings
+        differ both are shown: ``1.18 (BCD: 1.12)``.
+        """
+        decimal = f"{self.firmware_major}.{self.firmware_minor}"
+        bcd = self.firmware_bcd
+        return decimal if bcd == decimal else f"{decimal} (BCD: {bcd})"
 
 
 @dataclass(frozen=True)
@@ -361,8 +379,8 @@ class CellExtremes:
 
     min_cell_v: float
     max_cell_v: float
-    min_cell_temp_c: float
-    max_cell_temp_c: float
+    min_cell_temp_c: float | None  # None: a 4-byte frame with the voltages only
+    max_cell_temp_c: float | None
 
 
 ExtremeKind: TypeAlias = Literal[
@@ -560,8 +578,9 @@ def _decode_requests(s: Mapping[str, SignalValue]) -> Requests:
 
 
 def _decode_alarms_v13(s: Mapping[str, SignalValue]) -> AlarmsV13:
+    # A short 0x35A lacks the last items: absent reads as not supported.
     def items(prefix: str, state: str) -> tuple[str, ...]:
-        return tuple(item for suffix, item in _V13_ITEMS.items() if s[prefix + suffix] == state)
+        return tuple(item for suffix, item in _V13_ITEMS.items() if s.get(prefix + suffix) == state)
 
     return AlarmsV13(
         alarms=items("Alarm", "raised"),
@@ -576,8 +595,8 @@ def _decode_battery_info(s: Mapping[str, SignalValue]) -> BatteryInfo:
         chemistry=_text([s["Chemistry0"], s["Chemistry1"]]),
         firmware_major=_i(s, "FirmwareMajor"),
         firmware_minor=_i(s, "FirmwareMinor"),
-        capacity_ah=_f(s, "Capacity"),
-        hardware_id=_i(s, "HardwareId"),
+        capacity_ah=_f(s, "Capacity") if "Capacity" in s else None,
+        hardware_id=_i(s, "HardwareId") if "HardwareId" in s else 0,
     )
 
 
@@ -612,16 +631,17 @@ def decode_message(
         case 0x372:
             return ModuleCounts(
                 online=_i(s, "ModulesOnline"),
-                blocking_charge=_i(s, "ModulesBlockingCharge"),
-                blocking_discharge=_i(s, "ModulesBlockingDischarge"),
-                offline=_i(s, "ModulesOffline"),
+                # A 4-byte 0x372 (some makers) ends after the charge-blocking count.
+                blocking_charge=int(s.get("ModulesBlockingCharge", 0)),
+                blocking_discharge=int(s.get("ModulesBlockingDischarge", 0)),
+                offline=int(s.get("ModulesOffline", 0)),
             )
         case 0x373:
             return CellExtremes(
                 min_cell_v=_f(s, "MinCellVoltage"),
                 max_cell_v=_f(s, "MaxCellVoltage"),
-                min_cell_temp_c=_f(s, "MinCellTemp"),
-                max_cell_temp_c=_f(s, "MaxCellTemp"),
+                min_cell_temp_c=_f(s, "MinCellTemp") if "MinCellTemp" in s else None,
+                max_cell_temp_c=_f(s, "MaxCellTemp") if "MaxCellTemp" in s else None,
             )
         case 0x374 | 0x375 | 0x376 | 0x377:
             return ExtremeName(_EXTREME_KINDS[arbitration_id], _text(_chars(s, "Name", 8)))
@@ -736,9 +756,11 @@ def _encode(msg: CanMessage) -> _Encoded:
             s |= {
                 "FirmwareMajor": msg.firmware_major,
                 "FirmwareMinor": msg.firmware_minor,
-                "Capacity": msg.capacity_ah,
                 "HardwareId": msg.hardware_id,
             }
+            if msg.capacity_ah is None:
+                return BATTERY_INFO_ID, s, 4  # the short frame: chemistry and firmware
+            s["Capacity"] = msg.capacity_ah
             return BATTERY_INFO_ID, s, None
         case ModuleCounts():
             return (
@@ -752,15 +774,20 @@ def _encode(msg: CanMessage) -> _Encoded:
                 None,
             )
         case CellExtremes():
+            temps = {
+                name: value
+                for name, value in (
+                    ("MinCellTemp", msg.min_cell_temp_c),
+                    ("MaxCellTemp", msg.max_cell_temp_c),
+                )
+                if value is not None
+            }
+            # Without temperatures: the 4-byte frame some makers send.
+            length = None if len(temps) == 2 else 4
             return (
                 CELL_EXTREMES_ID,
-                {
-                    "MinCellVoltage": msg.min_cell_v,
-                    "MaxCellVoltage": msg.max_cell_v,
-                    "MinCellTemp": msg.min_cell_temp_c,
-                    "MaxCellTemp": msg.max_cell_temp_c,
-                },
-                None,
+                {"MinCellVoltage": msg.min_cell_v, "MaxCellVoltage": msg.max_cell_v, **temps},
+                length,
             )
         case ExtremeName():
             return _EXTREME_IDS[msg.kind], _text_signals("Name", msg.name, 8, "\x00"), None

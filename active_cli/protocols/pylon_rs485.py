@@ -564,6 +564,9 @@ class PackAnalog:
     full_ah: float
     cycles: int
     design_ah: float | None = None  # PACE (P = 3) only
+    # User-defined fields beyond the known layouts (P > 4, e.g. PACE firmware
+    # sending P = 9 with extra capacity fields), kept undecoded.
+    extra_raw: bytes = b""
 
     @property
     def soc_pct(self) -> float | None:
@@ -644,16 +647,19 @@ def _read_analog_block(reader: _Reader, number: int, units: _Units) -> PackAnalo
     full = reader.u16(f"{where} full capacity")
     cycles = reader.u16(f"{where} cycle count")
     design: int | None = None
+    extra = b""
     if user_defined == 3:
         design = reader.u16(f"{where} design capacity")
     elif user_defined == 4:
         # The u16 fields hold FFFF; the u24 ones are the real capacities.
         remaining = reader.u24(f"{where} remaining capacity (u24)")
         full = reader.u24(f"{where} full capacity (u24)")
+    elif user_defined > 4:
+        extra = _extra_user_fields(reader, user_defined, cells, where)
     elif user_defined != 2:
         raise DecodeError(
             f"{reader.what}: {where} has user-defined count P={user_defined}; "
-            "known layouts are P=2, 3 (PACE) and 4"
+            "known layouts are P=2, 3 (PACE), 4 and larger P with extra fields"
         )
     return PackAnalog(
         cell_voltages_v=tuple(_volts(v) for v in cell_raw),
@@ -664,6 +670,32 @@ def _read_analog_block(reader: _Reader, number: int, units: _Units) -> PackAnalo
         full_ah=_amp_hours(full, units),
         cycles=cycles,
         design_ah=None if design is None else _amp_hours(design, units),
+        extra_raw=extra,
+    )
+
+
+def _extra_user_fields(reader: _Reader, user_defined: int, cells: int, where: str) -> bytes:
+    """The bytes of the P - 2 user-defined fields after full capacity and cycles.
+
+    Their layout is not published (real PACE-firmware replies carry P = 9 with
+    extra capacity fields), so they are kept raw, never refused. Their length:
+    the rest of INFO for the last (or only) pack; otherwise the first of
+    2 or 3 bytes per field after which the next pack's block starts with this
+    pack's cell count (packs of one group have the same cell count).
+    """
+    fields = user_defined - 2
+    rest = reader.left
+    if rest <= fields * 3 + 1:
+        # Everything left belongs to this (last) pack.
+        return reader.take(rest, f"{where} extra user-defined fields")
+    for per_field in (2, 3):
+        size = fields * per_field
+        after = reader.pos + size
+        if size <= rest and (after == len(reader.data) or reader.data[after] == cells):
+            return reader.take(size, f"{where} extra user-defined fields")
+    raise DecodeError(
+        f"{reader.what}: {where} has user-defined count P={user_defined}: cannot tell where "
+        "its extra fields end and the next pack begins"
     )
 
 
