@@ -246,13 +246,25 @@ def findings_table(
         body = f"[bold]{escape(finding.title)}[/]"
         if finding.detail:
             body += f"\n{escape(finding.detail)}"
-        evidence = [line for line in finding.evidence if line not in skip]
+        # Evidence already printed (the assumptions) or that says what the fix says
+        # is not repeated.
+        evidence = [line for line in finding.evidence if line not in skip and line != finding.fix]
         if evidence:
             body += "\n[dim]" + escape("\n".join(evidence)) + "[/]"
         fix = fix_with_hint(finding)
         if fix:
             body += f"\n→ {escape(fix)}"
         table.add_row(f"[{style}]{label}[/]", body)
+    return table
+
+
+def bullet_list(lines: Iterable[str], *, style: str = "dim") -> Table:
+    """``  - text`` lines whose wrapped text stays indented under the first word."""
+    table = Table.grid()
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for line in lines:
+        table.add_row(f"[{style}]  - [/]", f"[{style}]{escape(line)}[/]")
     return table
 
 
