@@ -14,21 +14,23 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== active decode: a frame pasted from a sniffer log"
-	$(VENV)/bin/active decode can 0x356 7A13F2FE6B01
-	@echo "== active scan: a simulated 4-pack stack over RS485 and CAN"
-	$(VENV)/bin/active scan --sim healthy-4
-	@echo "== active check parallel: before linking, one pack 1 V low"
-	$(VENV)/bin/active check parallel --sim mismatch || echo "(exit $$?: the check fails, as it must for a pack 1 V low)"
-	@echo "== active check wiring / protocol for a Deye inverter"
-	$(VENV)/bin/active check wiring --inverter deye
-	$(VENV)/bin/active check protocol --inverter deye --sim healthy-4
-	$(VENV)/bin/active check sizing --inverter-power 8000 --packs 2 --load 2000
+	@mkdir -p out
+	@rm -f out/session.json out/mismatch.json
+	@echo "== active commission: four simulated packs and a Deye inverter, start to finish"
+	$(VENV)/bin/active commission --inverter deye --sim healthy-4 --packs 4 --yes \
+		--answers docs/examples/answers.toml --settle 5 \
+		--session out/session.json --html out/ticket.html --pdf out/ticket.pdf
+	@echo "== the same stack with one pack 1 V low: the run stops before linking"
+	$(VENV)/bin/active commission --inverter deye --sim mismatch --packs 4 --yes \
+		--session out/mismatch.json --no-report \
+		|| echo "(exit $$?: stopped before linking, as it must for a pack 1 V low)"
+	@echo "== the ticket: out/ticket.html and out/ticket.pdf (active report out/session.json remakes it)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --strict active_cli
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(PY) -m pytest -q
@@ -37,4 +39,4 @@ bench: $(STAMP)
 	for b in benches/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist out .mypy_cache .pytest_cache .ruff_cache

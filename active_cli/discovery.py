@@ -436,8 +436,13 @@ def fold_can(
 CAN_WINDOW_S = 5.5  # long enough to call a heartbeat missing (5 s heuristic)
 
 
-def observe_can(bus: can.BusABC, window_s: float = CAN_WINDOW_S) -> CanObservation:
+def observe_can(
+    bus: can.BusABC, window_s: float = CAN_WINDOW_S, *, full_window: bool = False
+) -> CanObservation:
     """Listen on `bus` until two full cycles and two heartbeats, or `window_s`.
+
+    With `full_window` the whole window is heard (a settle time in which the
+    heartbeat must stay steady, not just appear).
 
     A record's timestamp is the interface's clock (`message.timestamp`): the
     kernel's for socketcan, the adapter's own counter for some USB interfaces,
@@ -456,7 +461,7 @@ def observe_can(bus: can.BusABC, window_s: float = CAN_WINDOW_S) -> CanObservati
     def until(records: Sequence[CanRecord]) -> bool:
         nonlocal received_at
         received_at = time.monotonic()
-        return can_done(records)
+        return not full_window and can_done(records)
 
     records = listen(bus, window_s=window_s, until=until)
     ended = time.monotonic()
@@ -518,6 +523,40 @@ def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485P
         if frame is not None:
             return Rs485Probe(baud, True, f"address {adr} answered 0x42")
     return Rs485Probe(baud, False, f"no valid reply at address(es) {list(addresses)}: {detail}")
+
+
+def probe_status(link: RequestLink, adr: int, *, ver: int = pylon_rs485.VER_PYLON) -> AddressStatus:
+    """One analog poll of `adr`: did a pack answer, stay silent, or garble (a collision)?"""
+    status, _, _ = _probe(link, adr, ver, retry_on_timeout=False)
+    return status
+
+
+def master_pack_count(
+    link: RequestLink, master: int, *, ver: int = pylon_rs485.VER_PYLON
+) -> int | None:
+    """How many packs the master sees over its BMS link (group alarm read), if it says."""
+    group = _group_alarm(link, master, ver)
+    return None if group is None else len(group.packs)
+
+
+def read_address(
+    link: RequestLink, adr: int, *, ver: int = pylon_rs485.VER_PYLON
+) -> PackReading | None:
+    """Read the pack at `adr` in full (analog, serial, firmware, model, alarms), or None.
+
+    One probe, no retry: this is what a wait loop calls while a pack is being
+    switched on, so silence is the expected answer until it boots.
+    """
+    _, _, frame = _probe(link, adr, ver, retry_on_timeout=False)
+    if frame is None:
+        return None
+    try:
+        pack = _read_pack(link, adr, frame, ver, first=True)
+    except DecodeError:
+        return None  # booting BMSes send half-filled replies; the next poll decides
+    if not _stopped(pack):
+        pack.alarm = _read_alarm(link, pack, ver)
+    return _reading(pack, link)
 
 
 def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[PackReading, ...]:

@@ -7,7 +7,9 @@
      +-- DataFileError (ValueError)   a scenario, profile, session or checklist file
      +-- UsageError                   options that contradict each other
      +-- LinkError (OSError)          a port or bus could not be opened or used
-          +-- LinkTimeout (TimeoutError)   nothing (complete) arrived in time
+     |    +-- LinkTimeout (TimeoutError)   nothing (complete) arrived in time
+     +-- OutputError (OSError)        a file `active` writes (session, ticket) cannot be written
+     +-- PdfEngineError               WeasyPrint cannot run here (no Pango); HTML still written
 
 Each class knows the exit code the CLI uses for it (DESIGN.md "Findings and
 exit codes") and may carry a hint for the installer. Library errors are
@@ -21,6 +23,8 @@ EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_REPLY = 3
 EXIT_BAD_DATA = 4
+EXIT_OUTPUT = 5  # could not write a file: the data is fine, the disk is not
+EXIT_NO_PDF_ENGINE = 6  # the ticket's HTML was written, its PDF could not be made here
 
 
 class ActiveError(Exception):
@@ -98,3 +102,23 @@ class LinkError(ActiveError, OSError):
 
 class LinkTimeout(LinkError, TimeoutError):
     """The device did not answer (completely) within its time budget."""
+
+
+class OutputError(ActiveError, OSError):
+    """A file `active` writes (a session record, a ticket) could not be written."""
+
+    exit_code = EXIT_OUTPUT
+
+    def __init__(self, path: object, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"could not write {path}: {reason}",
+            hint=hint or "free some space or choose another folder, then run the command again",
+        )
+        self.path = str(path)
+        self.reason = reason
+
+
+class PdfEngineError(ActiveError):
+    """The PDF engine (WeasyPrint and the Pango library it needs) cannot run on this machine."""
+
+    exit_code = EXIT_NO_PDF_ENGINE

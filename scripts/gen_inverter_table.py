@@ -32,7 +32,9 @@ def _row(cells: list[str]) -> str:
 def _port_cell(profile: InverterProfile) -> str:
     label = profile.port.label.value or "unknown"
     pins = ", ".join(
-        f"{p.pin} {p.function.value}" for p in profile.port.pins if p.function.value != "NC"
+        f"{p.pin} {p.function.value}"
+        for p in profile.port.pins
+        if p.function.value not in ("NC", "unknown")
     )
     return f"{label} {profile.port.label.confidence.marker}" + (f": {pins}" if pins else "")
 
@@ -108,7 +110,8 @@ def render(profiles: list[InverterProfile]) -> str:
         lines.append(f"- Models: {', '.join(p.models)}")
         if p.aliases:
             lines.append(f"- Also accepted as: {', '.join(f'`{a}`' for a in p.aliases)}")
-        lines.append(f"- Overall confidence: {p.confidence.value}")
+        why = f" ({p.confidence_note})" if p.confidence_note else ""
+        lines.append(f"- Overall confidence: {p.confidence.value}{why}")
         lines += ["", _row(["fact", "value [confidence]"]), _row(["---", "---"])]
         facts = [
             ("BMS port", fact_text(p.port.label)),
@@ -159,8 +162,9 @@ def render(profiles: list[InverterProfile]) -> str:
             lines += ["", "Quirks:", ""]
             for q in p.quirks:
                 fix = f" *What to do:* {q.fix}" if q.fix else ""
+                only = f", only as {', '.join(f'`{n}`' for n in q.only_for)}" if q.only_for else ""
                 lines.append(
-                    f"- `{q.code}` ({q.topic.value}, {q.severity.value}, "
+                    f"- `{q.code}` ({q.topic.value}, {q.severity.value}{only}, "
                     f"{q.confidence.marker}): {q.text}{fix}"
                 )
         lines += ["", "Sources:", ""]

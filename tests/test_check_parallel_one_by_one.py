@@ -8,13 +8,18 @@ port, as replugging the RJ45 would.
 from __future__ import annotations
 
 import contextlib
-import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from active_cli.checks.parallel import PackVoltage, check_parallel
+from active_cli.cli.output import to_jsonable
+from active_cli.links.serial_link import SerialLink
+from active_cli.procedures.packs import read_one_by_one
+from active_cli.procedures.prompting import ScriptedPrompter
 from active_cli.sim.scenario import load_scenario
 from active_cli.sim.site import SimulatedSite
 from tests.conftest import CliResult
@@ -70,29 +75,25 @@ def two_unlinked_packs() -> Iterator[CableRelay]:
         relay.close()
 
 
-def test_reads_each_pack_in_turn_and_fails_on_the_spread(
-    run_cli: Callable[..., CliResult],
-    two_unlinked_packs: CableRelay,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def one_by_one_report(relay: CableRelay, answers: str, addresses: tuple[int, ...]) -> Any:
+    """Read the packs through the relay as the installer answers, then check them (as JSON)."""
+    prompter = ScriptedPrompter.of(answers.split())
+    url = f"socket://127.0.0.1:{relay.port}"
+    read = read_one_by_one(lambda: SerialLink.open(url, baud=9600), prompter, addresses)
+    packs = [PackVoltage.from_reading(p.reading, p.label) for p in read.packs]
+    result = check_parallel(packs, scan_findings=read.findings)
+    return to_jsonable(result), prompter, result.failed
+
+
+def test_reads_each_pack_in_turn_and_fails_on_the_spread(two_unlinked_packs: CableRelay) -> None:
     # Enter, Enter, then "done": two packs read, one after the other.
-    monkeypatch.setattr("sys.stdin", io.StringIO("\n\ndone\n"))
-    result = run_cli(
-        "check",
-        "parallel",
-        "--port",
-        f"socket://127.0.0.1:{two_unlinked_packs.port}",
-        "--one-by-one",
-        "--addresses",
-        "1-3",
-        "--json",
-    )
-    assert result.exit_code == 1, result.stderr
-    report = result.json()
+    report, prompter, failed = one_by_one_report(two_unlinked_packs, "go go done", (1, 2, 3))
+    assert failed
     labels = [p["label"] for p in report["packs"]]
     assert labels[0].startswith("pack 1 (ADR 1") and labels[1].startswith("pack 2 (ADR 3")
     assert report["spread_v"] > 0.5
     assert "pack 2" in report["lowest"]["label"]
+    assert len(prompter.asked) == 3 and "pack 3" in prompter.asked[-1]
 
 
 def test_one_by_one_needs_a_port(run_cli: Callable[..., CliResult]) -> None:

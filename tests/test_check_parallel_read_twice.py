@@ -9,15 +9,13 @@ the next target, here the first pack twice, then the second.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from active_cli.sim.scenario import load_scenario
 from active_cli.sim.site import SimulatedSite
-from tests.conftest import CliResult
-from tests.test_check_parallel_one_by_one import CableRelay
+from tests.test_check_parallel_one_by_one import CableRelay, one_by_one_report
 
 
 @pytest.fixture
@@ -35,20 +33,14 @@ def same_pack_then_another() -> Iterator[CableRelay]:
 
 
 def test_a_repeated_serial_is_refused_and_asked_again(
-    run_cli: Callable[..., CliResult],
     same_pack_then_another: CableRelay,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Enter (pack 1), Enter without moving the cable, Enter (pack 2), done.
-    monkeypatch.setattr("sys.stdin", io.StringIO("\n\n\ndone\n"))
-    result = run_cli(
-        "check", "parallel", "--port", f"socket://127.0.0.1:{same_pack_then_another.port}",
-        "--one-by-one", "--addresses", "1,3", "--json",
-    )  # fmt: skip
-    assert "again" in result.stderr and "move the cable" in result.stderr
-    report = result.json()
+    report, prompter, failed = one_by_one_report(same_pack_then_another, "go go go done", (1, 3))
+    said = "\n".join(prompter.said)
+    assert "again" in said and "move the cable" in said
     serials = [p["serial"] for p in report["packs"]]
     assert len(serials) == 2 and len(set(serials)) == 2
     assert [p["label"][:6] for p in report["packs"]] == ["pack 1", "pack 2"]
     assert not any(f["code"] == "parallel.read-twice" for f in report["findings"])
-    assert report["spread_v"] > 0.5 and result.exit_code == 1
+    assert report["spread_v"] > 0.5 and failed

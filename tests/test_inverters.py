@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -21,6 +22,7 @@ from active_cli.inverters import (
     load_profile,
     load_profile_file,
 )
+from tests.conftest import CliResult
 
 ROOT = Path(__file__).resolve().parent.parent
 DEYE = (ROOT / "inverters" / "deye.toml").read_text(encoding="utf-8")
@@ -338,3 +340,145 @@ def test_generated_page_has_every_profile_and_its_cable() -> None:
         assert f"## {profile.name} (`{profile.id}`)" in page
     assert "| custom: 4->7, 5->8 [2] |" in page  # Victron
     assert "| straight [2] |" in page  # Deye
+
+
+# --- facts at their real confidence ------------------------------------------------------
+
+SOLIS = (ROOT / "inverters" / "solis.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("profile", load_all(), ids=lambda p: p.id)
+def test_no_profile_claims_more_than_its_weakest_required_fact(
+    profile: inverters.InverterProfile,
+) -> None:
+    ceiling, _, _ = inverters.confidence_ceiling(profile)
+    assert profile.confidence.rank <= ceiling.rank
+
+
+def test_the_ceiling_follows_the_weakest_required_fact() -> None:
+    spf = load_profile("growatt-spf")  # bus, protocol, setting [2]; CAN pins 4/5 [1]
+    assert inverters.confidence_ceiling(spf) == (
+        inverters.ProfileConfidence.MEDIUM_HIGH,
+        "CAN-H pin",
+        Confidence.SINGLE,
+    )
+    luxpower = load_profile("luxpower")  # no pin known
+    ceiling, label, fact = inverters.confidence_ceiling(luxpower)
+    assert ceiling is inverters.ProfileConfidence.LOW_MEDIUM and fact is Confidence.UNKNOWN
+    assert label == "CAN-H pin"
+    gospower = load_profile("gospower")  # not even the bus
+    assert inverters.confidence_ceiling(gospower)[1] == "bus type"
+
+
+def test_a_profile_rated_above_its_weakest_fact_is_refused(tmp_path: Path) -> None:
+    # Deye with its CAN-H pin on one source cannot be "high" (nor "medium-high" + 1).
+    text = DEYE.replace('confidence = "medium"\n', 'confidence = "high"\n', 1).replace(
+        'function = "CAN-H"\nconfidence = "2"\nsources = ["solark-5k-manual", "maker-deye-guide"]',
+        'function = "CAN-H"\nconfidence = "1"\nsources = ["maker-deye-guide"]',
+    )
+    path = tmp_path / "deye.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        load_profile_file(path)
+    error = info.value
+    assert error.key == "confidence" and error.line is not None
+    assert text.splitlines()[error.line - 1] == 'confidence = "high"'
+    assert "the CAN-H pin is [1], so the profile is 'medium-high' at best" in error.reason
+
+
+def test_deye_is_medium_and_says_why() -> None:
+    deye = load_profile("deye")
+    assert deye.confidence is inverters.ProfileConfidence.MEDIUM
+    assert "battery maker's Deye guide" in deye.confidence_note
+    assert "Sol-Ark 5K manual" in deye.confidence_note
+    for pin in (4, 5):
+        port_pin = deye.port.pin(pin)
+        assert port_pin is not None and "no Deye document" in port_pin.note
+
+
+def test_sol_ark_notes_only_for_the_sol_ark_and_sunsynk_names() -> None:
+    def codes(name: str) -> set[str]:
+        return {q.code for q in load_profile(name).quirks}
+
+    sol_ark = {"deye.pin2-ground", "deye.sol-ark-dlc8"}
+    assert not codes("deye") & sol_ark
+    assert codes("sol-ark") >= sol_ark and codes("solark") >= sol_ark
+    assert "deye.pin2-ground" in codes("sunsynk")
+    assert load_profile("sunsynk").named_as == "sunsynk"
+    plain = load_profile("deye")
+    assert plain.named_as == "deye"
+    assert not any("Sol-Ark" in q.text for q in plain.quirks)
+    assert not any("Sol-Ark" in p.note for p in plain.port.pins if p.pin not in (4, 5))
+    # The file as a whole (docs, `inverters` list) keeps every quirk.
+    whole = next(p for p in load_all() if p.id == "deye")
+    assert {q.code for q in whole.quirks} >= sol_ark
+
+
+def test_only_for_must_name_an_alias(tmp_path: Path) -> None:
+    text = DEYE.replace('only_for = ["sol-ark", "solark"]', 'only_for = ["sol-ark", "solarc"]')
+    assert text != DEYE
+    path = tmp_path / "deye.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match="'solarc' is not an alias") as info:
+        load_profile_file(path)
+    assert info.value.key is not None and info.value.key.endswith(".only_for[1]")
+    assert info.value.line is not None
+    assert "solarc" in text.splitlines()[info.value.line - 1]
+
+
+def test_solis_pins_other_than_4_and_5_are_unknown_not_unconnected() -> None:
+    solis = load_profile("solis")
+    others = [p for p in solis.port.pins if p.pin not in (4, 5)]
+    assert others and all(
+        p.function is PinFunction.UNKNOWN and p.confidence is Confidence.UNKNOWN for p in others
+    )
+    # The straight-lead verdict rests on the port-level deduction, said as such.
+    assert solis.port.straight_lead.value is True
+    assert solis.port.straight_lead.confidence is Confidence.DEDUCED
+    assert "CAN only" in solis.port.straight_lead.note
+
+
+@pytest.mark.parametrize("profile", load_all(), ids=lambda p: p.id)
+def test_no_pin_is_deduced_to_be_unconnected(profile: inverters.InverterProfile) -> None:
+    assert not [
+        p.pin
+        for p in profile.port.pins
+        if p.function is PinFunction.NC
+        and p.confidence is not Confidence.CONFIRMED
+        and p.confidence is not Confidence.SINGLE
+    ]
+
+
+def test_a_deduced_nc_pin_is_refused(tmp_path: Path) -> None:
+    text = SOLIS.replace(
+        'pin = 1\nfunction = "unknown"\nconfidence = "?"\n',
+        'pin = 1\nfunction = "NC"\nconfidence = "d"\n',
+    )
+    assert text != SOLIS
+    path = tmp_path / "solis.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match='"NC" only where a source says so') as info:
+        load_profile_file(path)
+    assert info.value.key == "port.pins[0].function"
+
+
+def test_straight_lead_fact_is_checked_like_any_fact(tmp_path: Path) -> None:
+    text = SOLIS.replace("straight_lead.value = true", 'straight_lead.value = "yes"')
+    path = tmp_path / "solis.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match="expected true or false") as info:
+        load_profile_file(path)
+    assert info.value.key == "port.straight_lead.value"
+
+
+def test_inverters_show_gives_the_reason_and_the_quirks_for_the_name(
+    run_cli: Callable[..., CliResult],
+) -> None:
+    deye = run_cli("inverters", "show", "deye")
+    assert deye.exit_code == 0
+    out = " ".join(deye.stdout.split())
+    assert "why: The pins rest on a battery maker's Deye guide" in out
+    assert "deye.pin2-ground" not in out and "deye.sol-ark-dlc8" not in out
+    sol_ark = run_cli("inverters", "show", "sol-ark")
+    assert "deye.pin2-ground" in sol_ark.stdout and "deye.sol-ark-dlc8" in sol_ark.stdout
+    assert "deye.pin2-ground" in run_cli("inverters", "show", "sunsynk").stdout

@@ -449,7 +449,7 @@ def test_rs485_reader_names_the_bad_line(tmp_path: Path, line: str, reason: str)
     ("name", "content"),
     [
         ("binary.log", b"(1.0) can0 356#00\n\xff\xfe\x00garbage\n"),
-        ("broken.log.gz", gzip.compress(b"(1.0) can0 356#00\n" * 1000)[:-12]),
+        ("broken.log.gz", gzip.compress(b"(1.0) can0 356#00\n" * 1000, mtime=0)[:-12]),
         ("binary.asc", b"\x00\x01\x02\xff" * 100),
         ("not.blf", b"this is not a BLF file at all" * 10),
     ],

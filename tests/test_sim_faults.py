@@ -13,7 +13,7 @@ site show what is missing. The scenarios are seeded, so the line faults
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -30,6 +30,7 @@ from active_cli.protocols.pylon_rs485 import Command, State
 from active_cli.sim.can_node import battery_frames
 from active_cli.sim.site import SimulatedSite
 from active_cli.sim.stack import CAN_ALARM_NAMES, CAN_PROTECTION_NAMES
+from tests.conftest import CliResult
 
 BAUD = 115200  # fast replies; test_sim_timing.py covers 9600
 V12_IDS = frozenset({0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E})
@@ -398,3 +399,16 @@ def test_every_condition_the_stack_can_raise_can_be_put_on_can() -> None:
         assert decoded is not None and builder.decode_error_count == 0
         if profile == "pylon-v1.2":
             assert decoded.protections == CAN_PROTECTION_NAMES
+
+
+def test_scan_of_checksum_errors_shows_them_from_the_first_replies(
+    run_cli: Callable[..., CliResult],
+) -> None:
+    # The scenario's seed corrupts the very first reply: even the shortest scan
+    # of two packs (8 requests) rehearses what docs/simulator.md promises.
+    result = run_cli("scan", "--sim", "checksum-errors", "--json")
+    report = result.json()
+    corrupted = {a["address"]: a["corrupted"] for a in report["addresses"] if a["corrupted"]}
+    assert corrupted and sum(a["requests"] for a in report["addresses"]) <= 10
+    assert "link.errors" in {f["code"] for f in report["findings"]}
+    assert {p["address"] for p in report["packs"]} == {1, 2}  # retried, both read

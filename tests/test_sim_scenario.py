@@ -8,6 +8,7 @@ import pytest
 
 from active_cli import spec
 from active_cli.errors import EXIT_BAD_DATA, DataFileError
+from active_cli.sim.pack_facts import OPEN_SENSOR_TEMP_C, default_serial
 from active_cli.sim.scenario import (
     FaultSpec,
     PackSpec,
@@ -16,7 +17,7 @@ from active_cli.sim.scenario import (
     load_scenario,
     parse_scenario,
 )
-from active_cli.sim.stack import OPEN_SENSOR_TEMP_C, SimStack, default_serial
+from active_cli.sim.stack import SimStack
 
 REQUIRED_BUILTINS = (
     "healthy-1",

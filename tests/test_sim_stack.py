@@ -16,21 +16,17 @@ from hypothesis import strategies as st
 
 from active_cli import spec
 from active_cli.model import ChargeLimits
+from active_cli.sim.lfp import LFP_OCV_CURVE, ocv_v, soc_for_pack_voltage, soc_from_ocv
+from active_cli.sim.pack_facts import default_serial, parse_firmware
 from active_cli.sim.scenario import FaultSpec, PackSpec, Scenario, load_scenario
 from active_cli.sim.stack import (
     CAN_ALARM_NAMES,
     CAN_PROTECTION_NAMES,
     CELL_RESISTANCE_OHM,
-    LFP_OCV_CURVE,
     PACK_ALARM_NAMES,
     PACK_PROTECTION_NAMES,
     SimPack,
     SimStack,
-    default_serial,
-    ocv_v,
-    parse_firmware,
-    soc_for_pack_voltage,
-    soc_from_ocv,
 )
 
 ZERO_OFFSETS = (0,) * 16

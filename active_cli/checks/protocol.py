@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 from active_cli import spec
 from active_cli.checks.verdict import Verdict, sort_findings, summarize
-from active_cli.inverters import Bus, Confidence, InverterProfile, QuirkTopic
+from active_cli.inverter_profile import Bus, Confidence, InverterProfile, QuirkTopic
 from active_cli.model import CanObservation, CanStackState, Finding, RequestFlags, Severity
 from active_cli.protocols import pylon_can
 

@@ -21,7 +21,7 @@ from typing import Final
 
 from active_cli import spec
 from active_cli.checks.verdict import Verdict, sort_findings, summarize
-from active_cli.inverters import (
+from active_cli.inverter_profile import (
     BUS_LINES,
     Bus,
     Confidence,
@@ -240,6 +240,10 @@ def _straight_verdict(
         )
     if misfit:
         return StraightLead.DOES_NOT_FIT, weakest(confidences), tuple(reasons)
+    lead = profile.port.straight_lead
+    if unknown and bus is not None and lead.value is True:
+        # The maker settles it for the whole port (Solis: "CAN only"), not pin by pin.
+        return StraightLead.FITS, weakest([*confidences, lead.confidence]), (lead.note,)
     if unknown:
         return StraightLead.UNVERIFIED, Confidence.UNKNOWN, tuple(reasons)
     return StraightLead.FITS, weakest(confidences), tuple(reasons)

@@ -15,10 +15,12 @@ import typer
 
 from active_cli import __version__
 from active_cli.cli import check as _check
+from active_cli.cli import commission as _commission
 from active_cli.cli import decode as _decode
 from active_cli.cli import inverters_cmd as _inverters
 from active_cli.cli import log as _log
 from active_cli.cli import monitor as _monitor
+from active_cli.cli import report as _report
 from active_cli.cli import scan as _scan
 from active_cli.cli import sim as _sim
 
@@ -35,9 +37,11 @@ app.add_typer(_decode.app, name="decode")
 app.add_typer(_log.app, name="log")
 app.add_typer(_check.app, name="check")
 app.add_typer(_inverters.app, name="inverters")
+app.add_typer(_report.app, name="report")
 app.command("scan")(_scan.scan_command)
 app.command("sim")(_sim.sim_command)
 app.command("monitor")(_monitor.monitor_command)
+app.command("commission")(_commission.commission_command)
 
 
 def _version(value: bool) -> None:

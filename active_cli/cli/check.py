@@ -7,8 +7,9 @@ and renders the result (rich or ``--json``); it exits 1 when a finding failed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import typer
 
@@ -23,8 +24,13 @@ from active_cli.cli.connect import (
     RECORD_OPTION,
     REPLAY_OPTION,
     SIM_OPTION,
-    mark_typed_baud,
 )
+
+if TYPE_CHECKING:
+    from active_cli.checks.parallel import PackVoltage
+    from active_cli.connection import Connection
+    from active_cli.model import Finding
+    from active_cli.procedures.packs import PacksRead
 
 app = typer.Typer(
     help="Checks around power-on: wiring, parallel linking, sizing, protocol.",
@@ -32,15 +38,23 @@ app = typer.Typer(
 )
 
 
-def _finish(result: Any, json_out: bool, show: Any) -> None:
+class _CheckResult(Protocol):
+    @property
+    def findings(self) -> tuple[Finding, ...]: ...
+
+
+R = TypeVar("R", bound=_CheckResult)
+
+
+def _finish(result: R, json_out: bool, show: Callable[[R], None]) -> None:
     from active_cli.cli import output
+    from active_cli.cli.exits import exit_for
 
     if json_out:
         output.print_json(result)
     else:
         show(result)
-    if result.failed:
-        raise typer.Exit(1)
+    exit_for(result.findings)
 
 
 @app.command("wiring")
@@ -80,7 +94,7 @@ def parallel(
         False, "--voltages", help="Multimeter readings follow: --voltages 53.2 53.1 52.9"
     ),
     port: str | None = PORT_OPTION,
-    baud: int = BAUD_OPTION,
+    baud: int | None = BAUD_OPTION,
     sim: str | None = SIM_OPTION,
     one_by_one: bool = typer.Option(
         False,
@@ -136,10 +150,10 @@ def parallel(
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
-    scan_findings: list[Any] = []
+    scan_findings: tuple[Finding, ...] = ()
     if port or sim:
-        from active_cli.cli.connect import Connection
         from active_cli.cli.scan import parse_addresses
+        from active_cli.connection import Connection
 
         connection = Connection(port=port, baud=baud, sim=sim)
         read = _read_one_by_one if one_by_one else _read_all
@@ -150,94 +164,59 @@ def parallel(
     _finish(result, json_out, render_checks.show_parallel)
 
 
-def _read_all(connection: Any, addresses: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
+def _read_all(
+    connection: Connection, addresses: tuple[int, ...]
+) -> tuple[list[PackVoltage], tuple[Finding, ...]]:
     """Every pack that answers on one RS485 line (or in the simulator), and the scan's findings.
 
     No pack at all is "nothing answered" (exit 3), said with the scan's own
     hint; one pack goes to the check, which fails it as nothing to compare.
     """
     from active_cli.checks.parallel import PackVoltage
-    from active_cli.cli.connect import rs485_link, simulator
-    from active_cli.discovery import ScanOptions, scan
+    from active_cli.cli.connect import print_notes
+    from active_cli.connection import open_links
+    from active_cli.procedures.packs import read_packs
+
+    with open_links(connection, can=False) as links:
+        assert links.rs485 is not None
+        read = read_packs(links.rs485, addresses)
+        print_notes(links.notes)
+    if not read.answered:
+        _no_pack_answered(read, connection)
+    return [PackVoltage.from_reading(p.reading, p.label) for p in read.packs], read.findings
+
+
+def _no_pack_answered(read: PacksRead, connection: Connection) -> None:
+    from active_cli.checks.scan import NO_PACKS
+    from active_cli.cli.hints import fix_with_hint
     from active_cli.errors import LinkError
 
-    with simulator(connection) as site, rs485_link(connection, site) as link:
-        snapshot = scan(link, None, ScanOptions(addresses=addresses))
-    if not snapshot.packs:
-        none = next((f for f in snapshot.findings if f.code == "scan.no-packs"), None)
-        where = connection.port or f"simulator {connection.sim}"
-        raise LinkError(
-            f"no pack answered on {where}" + (f": {none.detail}" if none and none.detail else ""),
-            hint=none.fix if none else None,
-        )
-    packs = [PackVoltage.from_reading(p, _label(p)) for p in snapshot.packs]
-    return packs, list(snapshot.findings)
+    none = next((f for f in read.findings if f.code == NO_PACKS), None)
+    where = connection.port or f"simulator {connection.sim}"
+    raise LinkError(
+        f"no pack answered on {where}" + (f": {none.detail}" if none and none.detail else ""),
+        hint=fix_with_hint(none) if none else None,
+    )
 
 
-def _read_one_by_one(connection: Any, addresses: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
-    """Ask the installer to move the cable to each pack in turn; read the one there.
-
-    A serial already read means the cable was not moved: that read is not
-    counted and the installer is asked again (the check would fail it as
-    "pack read twice" anyway). Each read's failing findings are kept, named
-    after the pack, because every pack of this mode sits at the same address.
-    """
-    import dataclasses
-
+def _read_one_by_one(
+    connection: Connection, addresses: tuple[int, ...]
+) -> tuple[list[PackVoltage], tuple[Finding, ...]]:
+    """Ask the installer to move the cable to each pack in turn; read the one there."""
     from active_cli.checks.parallel import PackVoltage
-    from active_cli.cli.connect import rs485_link
-    from active_cli.cli.output import stderr
-    from active_cli.discovery import ScanOptions, scan
+    from active_cli.cli.prompting import TerminalPrompter
+    from active_cli.connection import open_links
     from active_cli.errors import LinkError
+    from active_cli.procedures.packs import read_one_by_one
 
-    console = stderr()
-    packs: list[Any] = []
-    findings: list[Any] = []
-    number = 1
-    while True:
-        answer = typer.prompt(
-            f"Plug the cable into pack {number}'s COM port, then press Enter "
-            "(type 'done' when every pack was read)",
-            default="",
-            show_default=False,
-            err=True,  # stdout carries the result (and --json) only
-        )
-        if answer.strip().lower() in ("done", "d", "q"):
-            break
-        with rs485_link(connection, None) as link:
-            snapshot = scan(link, None, ScanOptions(addresses=addresses))
-        if not snapshot.packs:
-            console.print("[yellow]No pack answered; check the cable and try again.[/]")
-            continue
-        reading = snapshot.packs[0]
-        again = next((p for p in packs if reading.serial and p.serial == reading.serial), None)
-        if again is not None:
-            console.print(
-                f"[yellow]That is {again.label} again (serial {reading.serial}): move the "
-                "cable to the next pack and press Enter.[/]",
-                soft_wrap=True,
-            )
-            continue
-        label = f"pack {number} ({_label(reading)})"
-        packs.append(PackVoltage.from_reading(reading, label))
-        findings.extend(
-            dataclasses.replace(f, title=f"{label}: {f.title}")
-            for f in snapshot.findings
-            if f.failed
-        )
-        soc = "unknown" if reading.soc_pct is None else f"{reading.soc_pct:.0f} %"
-        console.print(f"{label}: {reading.voltage_v:.2f} V, SOC {soc}", soft_wrap=True)
-        number += 1
-    if not packs:
+    with open_links(connection, rs485=False, can=False) as links:
+        read = read_one_by_one(links.reopen_rs485, TerminalPrompter(), addresses)
+    if not read.answered:
         raise LinkError(
             "no pack was read",
             hint="plug the cable into a pack's COM port and press Enter before typing 'done'",
         )
-    return packs, findings
-
-
-def _label(reading: Any) -> str:
-    return f"ADR {reading.address}" + (f", {reading.serial}" if reading.serial else "")
+    return [PackVoltage.from_reading(p.reading, p.label) for p in read.packs], read.findings
 
 
 def _parse_voltages(values: list[str]) -> list[float]:
@@ -291,7 +270,6 @@ def protocol(
         "--baud",
         "-b",
         min=1,
-        callback=mark_typed_baud,
         help="RS485 baud (default: the profile's). With --sim the scenario's baud is used.",
     ),
     interface: str | None = INTERFACE_OPTION,
@@ -317,31 +295,31 @@ def protocol(
     --record FILE keeps what was heard (and polled); --replay FILE runs the
     check on such a capture instead of a bus.
     """
-    from active_cli.checks.protocol import run_protocol_check
     from active_cli.cli import render_checks
     from active_cli.cli.connect import (
-        Connection,
         capture_files,
         check_record_files,
-        parse_can_options,
+        connection_from_options,
+        print_notes,
         refuse_live_options,
     )
+    from active_cli.connection import open_links
     from active_cli.errors import UsageError
-    from active_cli.inverters import Bus, load_profile
+    from active_cli.inverters import load_profile
+    from active_cli.procedures.protocol import observe_protocol, polls_rs485, replay_protocol
 
     if not math.isfinite(window):
         raise UsageError(f"--window {window}: give a number of seconds, e.g. --window 5.5")
     profile = load_profile(inverter)
-    connection = Connection(
-        port, baud or 9600, interface, channel, bitrate, sim, parse_can_options(can_option)
-    )
+    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
     recording = capture_files(record, "--record")
     replaying = capture_files(replay, "--replay")
-    polls_rs485 = profile.bus.kind.value is Bus.RS485
+    rs485 = polls_rs485(profile)
     if replaying:
         refuse_live_options(connection, recording)
-        result = _replay_for_protocol(replaying, profile, polls_rs485, run_protocol_check, expect)
-        _say_replay(replaying, json_out)
+        observed = replay_protocol(replaying, profile, expected_packs=expect)
+        print_notes(observed.notes)
+        _say_replay(replaying.describe(), json_out)
     else:
         if not (connection.wants_can or connection.wants_rs485):
             raise UsageError(
@@ -349,77 +327,22 @@ def protocol(
                 "--sim SCENARIO or --replay FILE"
             )
         check_record_files(
-            recording,
-            rs485=polls_rs485 and connection.wants_rs485,
-            can=connection.wants_can,
+            recording, rs485=rs485 and connection.wants_rs485, can=connection.wants_can
         )
-        result = _observe_for_protocol(
-            connection, profile, window, baud, run_protocol_check, expect, recording
-        )
-    _finish(result, json_out, render_checks.show_protocol)
+        with open_links(
+            connection,
+            record=recording,
+            rs485=rs485,
+            default_baud=profile.bus.bitrate.value or 9600,
+        ) as links:
+            observed = observe_protocol(profile, links, window, expected_packs=expect)
+        print_notes(observed.notes)
+    _finish(observed.assessment, json_out, render_checks.show_protocol)
 
 
-def _observe_for_protocol(
-    connection: Any,
-    profile: Any,
-    window: float,
-    baud: int | None,
-    run: Any,
-    expect: int | None,
-    record: Any = None,
-) -> Any:
-    import contextlib
-
-    from active_cli.checks.protocol import Rs485Probe
-    from active_cli.cli.connect import CaptureFiles, can_bus, rs485_link, simulator
-    from active_cli.discovery import observe_can, probe_master
-    from active_cli.inverters import Bus
-
-    record = record or CaptureFiles()
-    probe: Rs485Probe | None = None
-    with contextlib.ExitStack() as stack:
-        site = stack.enter_context(simulator(connection))
-        if profile.bus.kind.value is Bus.RS485 and connection.wants_rs485:
-            profile_baud = baud or profile.bus.bitrate.value or 9600
-            link_connection = type(connection)(
-                port=connection.port, baud=profile_baud, sim=connection.sim
-            )
-            link = stack.enter_context(rs485_link(link_connection, site, record=record.rs485))
-            probe = probe_master(link)
-        observation = None
-        if connection.wants_can:
-            bus = stack.enter_context(can_bus(connection, site, record=record.can))
-            observation = observe_can(bus, window)
-    return run(profile, observation, probe, expected_packs=expect)
-
-
-def _replay_for_protocol(
-    files: Any, profile: Any, polls_rs485: bool, run: Any, expect: int | None
-) -> Any:
-    """The same check on a capture: the master probed through a ReplayLink, CAN folded."""
-    from active_cli.cli.connect import replay_can, replay_link, warn_replay_mismatch
-    from active_cli.cli.output import stderr
-    from active_cli.discovery import probe_master
-
-    probe = None
-    if files.rs485 is not None:
-        if polls_rs485:
-            link = replay_link(files.rs485)
-            probe = probe_master(link)
-            warn_replay_mismatch(link)
-        else:
-            stderr().print(
-                f"note: the {profile.name} reads the battery over CAN; {files.rs485} is not used",
-                soft_wrap=True,
-                markup=False,
-            )
-    observation = replay_can(files.can) if files.can is not None else None
-    return run(profile, observation, probe, expected_packs=expect)
-
-
-def _say_replay(files: Any, json_out: bool) -> None:
+def _say_replay(files: str, json_out: bool) -> None:
     from active_cli.cli.output import stderr, stdout
 
     # On stdout with the report it belongs to; on stderr when stdout is JSON.
     console = stderr() if json_out else stdout()
-    console.print(f"Replay of {files.describe()}", soft_wrap=True, markup=False)
+    console.print(f"Replay of {files}", soft_wrap=True, markup=False)

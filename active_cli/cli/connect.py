@@ -1,4 +1,4 @@
-"""The connection options every command shares, and opening what they name.
+"""The connection options every command shares, as Typer options, and their parsing.
 
 ``--port URL --baud N`` (pyserial), ``--interface --channel --bitrate``
 (python-can, unset = python-can's own config; ``--can-option KEY=VALUE`` for
@@ -6,48 +6,41 @@ what one interface needs beyond those, e.g. socketcand's ``host`` and
 ``port``), ``--sim SCENARIO`` (the in-process simulator). ``--record FILE``
 writes what a command exchanged, ``--replay FILE`` runs it on such a capture
 instead of a bus (`links.replay`). Commands declare the options with the
-``*_OPTION`` objects below so the help text is the same everywhere.
-``--baud`` must be at least 1; with ``--sim`` the simulator answers at its
-scenario's baud and a different ``--baud`` gets a note on stderr.
+``*_OPTION`` objects below so the help text is the same everywhere; opening
+what they name is `active_cli.connection.open_links`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from active_cli.connection import CaptureFiles, Connection
+
 if TYPE_CHECKING:
-    import can
+    from active_cli.links.can_link import CanOptionValue
 
-    from active_cli.links.can_link import CanOptions, CanOptionValue
-    from active_cli.links.replay import ReplayLink
-    from active_cli.links.serial_link import SerialLink
-    from active_cli.model import CanObservation
-    from active_cli.sim.site import SimulatedSite
-
-
-class TypedBaud(int):
-    """A ``--baud`` the installer typed, told apart from the default 9600.
-
-    The simulator answers at its scenario's baud whatever ``--baud`` says;
-    only a typed value is worth a note that it is not used (see `rs485_link`).
-    """
-
-
-def mark_typed_baud(
-    ctx: typer.Context, param: typer.CallbackParam, value: int | None
-) -> int | None:
-    """Typer callback for ``--baud`` options: a typed value becomes a `TypedBaud`."""
-    source = ctx.get_parameter_source(param.name or "baud")
-    if value is None or source is None or source.name == "DEFAULT":
-        return value
-    return TypedBaud(value)
-
+__all__ = [
+    "BAUD_OPTION",
+    "BITRATE_OPTION",
+    "CAN_OPTION_OPTION",
+    "CHANNEL_OPTION",
+    "INTERFACE_OPTION",
+    "PORT_OPTION",
+    "RECORD_OPTION",
+    "REPLAY_OPTION",
+    "SIM_OPTION",
+    "CaptureFiles",
+    "Connection",
+    "capture_files",
+    "check_record_files",
+    "connection_from_options",
+    "parse_can_options",
+    "print_notes",
+    "refuse_live_options",
+]
 
 PORT_OPTION = typer.Option(
     None,
@@ -56,12 +49,12 @@ PORT_OPTION = typer.Option(
     help="RS485 port: /dev/ttyUSB0, COM3, socket://HOST:PORT (gateway), or a pty path.",
 )
 BAUD_OPTION = typer.Option(
-    9600,
+    None,
     "--baud",
     "-b",
     min=1,
-    callback=mark_typed_baud,
-    help="RS485 baud rate (9600 or 115200). With --sim the scenario's baud is used.",
+    show_default=False,
+    help="RS485 baud rate (9600 or 115200; default 9600). With --sim the scenario's baud is used.",
 )
 INTERFACE_OPTION = typer.Option(
     None,
@@ -101,46 +94,6 @@ REPLAY_OPTION = typer.Option(
     "`active log capture`) and/or a CAN log (.log, .asc, .blf, .csv, .trc). "
     "Repeatable: one file per bus. Not with --port/--interface/--sim.",
 )
-
-
-@dataclass(frozen=True)
-class Connection:
-    """What the installer asked to talk to."""
-
-    port: str | None = None
-    baud: int = 9600
-    interface: str | None = None
-    channel: str | None = None
-    bitrate: int | None = None
-    sim: str | None = None
-    can_extra: tuple[tuple[str, CanOptionValue], ...] = ()
-
-    @property
-    def wants_can(self) -> bool:
-        return self.interface is not None or self.channel is not None or self.sim is not None
-
-    @property
-    def wants_rs485(self) -> bool:
-        return self.port is not None or self.sim is not None
-
-    def can_options(self) -> CanOptions:
-        from active_cli.links.can_link import CanOptions
-
-        return CanOptions(self.interface, self.channel, self.bitrate, self.can_extra)
-
-
-@dataclass(frozen=True)
-class CaptureFiles:
-    """The files of ``--record`` or ``--replay``: at most one per bus, told by suffix."""
-
-    rs485: Path | None = None
-    can: Path | None = None
-
-    def __bool__(self) -> bool:
-        return self.rs485 is not None or self.can is not None
-
-    def describe(self) -> str:
-        return " and ".join(str(p) for p in (self.rs485, self.can) if p is not None)
 
 
 def capture_files(files: list[Path] | None, option: str) -> CaptureFiles:
@@ -203,37 +156,6 @@ def check_record_files(record: CaptureFiles, *, rs485: bool, can: bool) -> None:
         check_can_path(record.can)
 
 
-def replay_link(path: Path) -> ReplayLink:
-    """A RequestLink answering from an ``.rs485`` capture."""
-    from active_cli.links.replay import ReplayLink
-
-    return ReplayLink.from_file(path)
-
-
-def replay_can(path: Path) -> CanObservation:
-    """A CAN log folded the way a live listening window is (the whole log is the window)."""
-    from active_cli.discovery import fold_can
-    from active_cli.links.replay import read_can_records
-
-    return fold_can(list(read_can_records(path)), 0.0)
-
-
-def warn_replay_mismatch(link: ReplayLink) -> None:
-    """Say so when the replay asked what the capture does not hold (other options)."""
-    if not link.unrecorded_requests:
-        return
-    from rich.markup import escape
-
-    from active_cli.cli.output import stderr
-
-    stderr().print(
-        f"[yellow]note:[/] {link.unrecorded_requests} request(s) are not in "
-        f"{escape(link.capture.path)} and were taken as unanswered: was it recorded "
-        "with other options (e.g. --addresses)?",
-        soft_wrap=True,
-    )
-
-
 def parse_can_options(texts: list[str] | None) -> tuple[tuple[str, CanOptionValue], ...]:
     """``["host=127.0.0.1", "port=29536"]`` -> ``(("host", "127.0.0.1"), ("port", 29536))``.
 
@@ -266,72 +188,35 @@ def _option_value(raw: str) -> CanOptionValue:
     return raw
 
 
-@contextlib.contextmanager
-def simulator(connection: Connection) -> Iterator[SimulatedSite | None]:
-    """Start the in-process simulator when ``--sim`` was given."""
-    if connection.sim is None:
-        yield None
+def connection_from_options(
+    port: str | None = None,
+    baud: int | None = None,
+    interface: str | None = None,
+    channel: str | None = None,
+    bitrate: int | None = None,
+    sim: str | None = None,
+    can_option: list[str] | None = None,
+) -> Connection:
+    """The `Connection` the shared options name."""
+    return Connection(
+        port=port,
+        baud=baud,
+        interface=interface,
+        channel=channel,
+        bitrate=bitrate,
+        sim=sim,
+        can_extra=parse_can_options(can_option),
+    )
+
+
+def print_notes(notes: list[str] | tuple[str, ...]) -> None:
+    """Notes for the user (a baud not used, a replay that asked more than it holds), on stderr."""
+    if not notes:
         return
-    from active_cli.sim.site import SimulatedSite
+    from rich.markup import escape
 
-    with SimulatedSite(connection.sim, pty=False) as site:
-        yield site
+    from active_cli.cli.output import stderr
 
-
-@contextlib.contextmanager
-def rs485_link(
-    connection: Connection, site: SimulatedSite | None, *, record: Path | None = None
-) -> Iterator[SerialLink]:
-    """Open the RS485 link; with `record`, every frame it exchanges goes to that file."""
-    from active_cli.links.serial_link import SerialLink
-
-    if site is not None:
-        url, baud = site.rs485_url, site.baud
-        _note_sim_baud(connection, site.baud)
-    else:
-        assert connection.port is not None
-        url, baud = connection.port, connection.baud
-    with SerialLink.open(url, baud=baud) as link:
-        if record is None:
-            yield link
-            return
-        from active_cli.links.replay import Rs485Recorder
-
-        where = f"simulator:{connection.sim}" if site is not None else url
-        with Rs485Recorder(record, port=where.replace(" ", "_"), baud=baud) as recorder:
-            recorder.attach(link)
-            yield link
-
-
-def _note_sim_baud(connection: Connection, site_baud: int) -> None:
-    # Warn rather than refuse: the simulated line has one baud, set by its
-    # scenario, and answering at it is what the installer wants from --sim.
-    if isinstance(connection.baud, TypedBaud) and connection.baud != site_baud:
-        from active_cli.cli.output import stderr
-
-        stderr().print(
-            f"note: --baud {int(connection.baud)} is not used: the simulator answers at its "
-            f"scenario's {site_baud} baud (set baud under [rs485] in a scenario file)",
-            soft_wrap=True,
-            markup=False,
-        )
-
-
-@contextlib.contextmanager
-def can_bus(
-    connection: Connection, site: SimulatedSite | None, *, record: Path | None = None
-) -> Iterator[can.BusABC]:
-    """Open the CAN bus; with `record`, every frame heard on it goes to that log."""
-    from active_cli.links.can_link import open_bus
-
-    bus = site.open_can_bus() if site is not None else open_bus(connection.can_options())
-    try:
-        if record is None:
-            yield bus
-        else:
-            from active_cli.links.replay import CanRecorder
-
-            with CanRecorder(record) as recorder:
-                yield recorder.wrap(bus)
-    finally:
-        bus.shutdown()
+    console = stderr()
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)

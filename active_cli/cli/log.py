@@ -20,7 +20,7 @@ from active_cli.cli.connect import (
 )
 
 if TYPE_CHECKING:
-    from active_cli.links.capture import CaptureCounts, CaptureSummary
+    from active_cli.links.capture import Capture, CaptureCounts, CaptureSummary
     from active_cli.logs.decode_stream import DecodeSummary
 
 app = typer.Typer(
@@ -44,19 +44,25 @@ def capture(
         None, "--duration", "-d", help="Seconds to record; default until Ctrl-C.", min=0
     ),
     port: str | None = PORT_OPTION,
-    baud: int = BAUD_OPTION,
+    baud: int | None = BAUD_OPTION,
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
     can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a file that already exists (default: refuse)."
+    ),
 ) -> None:
     """Record the CAN bus and/or the RS485 exchange (listen only) until Ctrl-C or --duration.
 
     --sim records the simulator's CAN broadcast (nothing polls its RS485 line).
+    SIGTERM and SIGHUP (a closed SSH session) end it like Ctrl-C; files are
+    flushed every half second, so even a killed capture keeps all but the last.
     """
-    from active_cli.cli.connect import Connection, parse_can_options, simulator
+    from active_cli.cli.connect import connection_from_options
+    from active_cli.connection import open_links
     from active_cli.errors import UsageError
     from active_cli.links.capture import Capture
     from active_cli.logs.rs485_log import RS485_LOG_SUFFIX
@@ -73,26 +79,52 @@ def capture(
         raise UsageError(
             "--sim records the simulated CAN bus only: nothing polls the simulated RS485 line"
         )
-    connection = Connection(
-        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
-    )
-    with simulator(connection) as site:
+    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
+    with open_links(connection, rs485=False, can=False) as links:
+        site = links.site
         bus = site.open_can_bus() if site is not None and can_files else None
         try:
-            with Capture(
-                can_path=can_files[0] if can_files else None,
-                can_options=connection.can_options(),
-                bus=bus,
-                rs485_path=rs485[0] if rs485 else None,
-                port_url=port,
-                baud=baud,
-            ) as session:
+            with (
+                Capture(
+                    can_path=can_files[0] if can_files else None,
+                    can_options=connection.can_options(),
+                    bus=bus,
+                    rs485_path=rs485[0] if rs485 else None,
+                    port_url=port,
+                    baud=connection.resolved_baud(),
+                    force=force,
+                ) as session,
+                _stop_on_signals(session),
+            ):
                 summary = _run(session, duration)
         finally:
             if bus is not None:
                 bus.shutdown()
-    where = f"simulator {sim}" if sim else connection.can_options().describe()
+    from active_cli.links.can_link import describe_resolved
+
+    where = f"simulator {sim}" if sim else describe_resolved(connection.can_options())
     _show_capture(summary, json_out, where, port)
+
+
+@contextmanager
+def _stop_on_signals(session: Capture) -> Iterator[None]:
+    """SIGTERM and SIGHUP end the capture the way Ctrl-C does (flush, close,
+    summary) instead of killing it with its file unclosed."""
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        session.request_stop(signal.Signals(signum).name)
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _run(session: Any, duration: float | None) -> CaptureSummary:
@@ -123,38 +155,64 @@ def _counts_text(counts: CaptureCounts) -> str:
 
 
 def _show_capture(summary: CaptureSummary, json_out: bool, can_text: str, port: str | None) -> None:
+    try:
+        _print_capture(summary, json_out, can_text, port)
+    except OSError:
+        # SIGHUP from a closed SSH session: the terminal is gone, the file is
+        # closed and complete; there is nobody to tell.
+        if summary.signal != "SIGHUP":
+            raise
+
+
+def _print_capture(
+    summary: CaptureSummary, json_out: bool, can_text: str, port: str | None
+) -> None:
     from rich.markup import escape
 
     from active_cli.cli import output
+    from active_cli.sanitize import printable
 
     if json_out:
         output.print_json(summary)
         return
     console = output.stdout()
-    stop = "Ctrl-C" if summary.stopped_by == "interrupt" else "end of --duration"
+    stop = {
+        "interrupt": "Ctrl-C",
+        "duration": "end of --duration",
+        "signal": summary.signal or "a signal",
+    }[summary.stopped_by]
     if summary.can_path is not None:
         console.print(
-            f"CAN: {summary.can_frames} frames written to {escape(summary.can_path)}",
+            f"CAN: {summary.can_frames} frames written to {escape(printable(summary.can_path))}"
+            f" ({summary.can_received} received)",
             soft_wrap=True,
         )
     if summary.rs485_path is not None:
         console.print(
-            f"RS485: {summary.rs485_frames} frames written to {escape(summary.rs485_path)} "
+            f"RS485: {summary.rs485_frames} frames written to "
+            f"{escape(printable(summary.rs485_path))} "
             f"({summary.rs485_bad_frames} broken, {summary.rs485_noise_bytes} noise bytes)",
             soft_wrap=True,
         )
     console.print(f"{summary.duration_s:.1f} s, stopped by {stop}")
     warn = output.stderr()
-    if summary.can_path is not None and summary.can_frames == 0:
+    if summary.can_dropped:
         warn.print(
-            f"[yellow]no CAN frames heard on {escape(can_text)}[/]: check the bitrate "
+            f"[yellow]{summary.can_dropped} of {summary.can_received} CAN frames received "
+            "were not written[/]: the disk could not keep up; capture to a faster disk "
+            "or an uncompressed .log",
+            soft_wrap=True,
+        )
+    if summary.can_path is not None and summary.can_received == 0:
+        warn.print(
+            f"[yellow]no CAN frames heard on {escape(printable(can_text))}[/]: check the bitrate "
             "(Pylon LV: 500000), CAN-H/CAN-L and the 120 ohm termination",
             soft_wrap=True,
         )
     if summary.rs485_path is not None and summary.rs485_frames == 0:
         warn.print(
-            f"[yellow]no RS485 frames heard on {escape(port or '')}[/]: check the baud rate "
-            "(9600 or 115200) and A/B polarity; is anyone polling the line?",
+            f"[yellow]no RS485 frames heard on {escape(printable(port or ''))}[/]: check the "
+            "baud rate (9600 or 115200) and A/B polarity; is anyone polling the line?",
             soft_wrap=True,
         )
 
@@ -185,13 +243,19 @@ def decode(
         "'payload.packs.*.voltage_v'); repeatable.",
         metavar="NAME",
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace an --output file that is not a decode output."
+    ),
 ) -> None:
     """Decode a capture through the DBC (CAN) or the Pylontech codec (RS485), streaming."""
     from active_cli.logs.decode_stream import DecodeOptions, decode_log
+    from active_cli.logs.output_guard import check_output
 
     fmt = _format(output_format, out_path)
     options = DecodeOptions(output_format=fmt, ids=_parse_ids(ids), signals=tuple(signals))
     total = _size(file)
+    if out_path is not None:
+        check_output(out_path, [file], force=force)
     with _open_output(out_path) as out, _progress(total) as progress:
         summary = decode_log(file, out, options, progress=progress)
     _show_decode(summary)
@@ -242,14 +306,14 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
     import os
     import sys
 
-    from active_cli.errors import UsageError
+    from active_cli.errors import ActiveError, OutputError
 
     owned: TextIO | None = None
     if path is not None:
         try:
             owned = open(path, "w", encoding="utf-8", newline="", buffering=1 << 20)  # noqa: SIM115
         except OSError as e:
-            raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
+            raise OutputError(path, e.strerror or str(e)) from e
     elif sys.stdout is sys.__stdout__ and sys.stdout is not None:
         owned = open(  # noqa: SIM115
             sys.stdout.fileno(), "w", encoding="utf-8", newline="", buffering=1 << 20, closefd=False
@@ -267,6 +331,16 @@ def _open_output(path: Path | None) -> Iterator[TextIO]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+    except OSError as e:
+        if isinstance(e, ActiveError):
+            raise
+        # A full disk or a vanished folder while decoding: one line, exit 5;
+        # the rows written so far stay in the file.
+        raise OutputError(
+            path or "standard output",
+            f"{e.strerror or e}",
+            hint="the rows before that were written; free some space or write elsewhere",
+        ) from e
 
 
 @contextmanager
@@ -309,4 +383,10 @@ def _show_decode(summary: DecodeSummary) -> None:
         parts.append(f"{summary.unknown} with ids not in the DBC ({ids})")
     if summary.skipped:
         parts.append(f"{summary.skipped} filtered out or not data frames")
+    if summary.too_long_lines:
+        from active_cli.logs.lines import MAX_LINE_CHARS
+
+        parts.append(
+            f"{summary.too_long_lines} line(s) longer than {MAX_LINE_CHARS} characters skipped"
+        )
     output.stderr().print(f"{summary.frames} frames read: " + ", ".join(parts), soft_wrap=True)

@@ -17,7 +17,7 @@ from active_cli.cli.connect import (
 )
 
 if TYPE_CHECKING:
-    from active_cli.cli.connect import Connection
+    from active_cli.connection import Connection
     from active_cli.links.can_watch import CanWatcher
     from active_cli.monitoring import MonitorModel, MonitorView
 
@@ -28,7 +28,7 @@ FIRST_CYCLE_S = 2.5
 
 def monitor_command(
     port: str | None = PORT_OPTION,
-    baud: int = BAUD_OPTION,
+    baud: int | None = BAUD_OPTION,
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
@@ -63,22 +63,15 @@ def monitor_command(
 
     from active_cli import discovery
     from active_cli.cli import render_monitor, render_scan
-    from active_cli.cli.connect import (
-        Connection,
-        can_bus,
-        parse_can_options,
-        rs485_link,
-        simulator,
-    )
+    from active_cli.cli.connect import connection_from_options, print_notes
     from active_cli.cli.scan import parse_addresses
+    from active_cli.connection import open_links
     from active_cli.errors import LinkError, UsageError
     from active_cli.links.can_watch import CanWatcher
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
-    connection = Connection(
-        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
-    )
+    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError("say what to watch: --port, --interface/--channel, or --sim SCENARIO")
     options = discovery.ScanOptions(addresses=parse_addresses(addresses))
@@ -92,13 +85,10 @@ def monitor_command(
     # Ctrl-C anywhere (the simulator starting, the first scan, the live loop)
     # ends with what was read so far and exit 0: stopping is the normal way out.
     with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
-        site = stack.enter_context(simulator(connection))
-        link = stack.enter_context(rs485_link(connection, site)) if connection.wants_rs485 else None
-        watch = (
-            stack.enter_context(CanWatcher(stack.enter_context(can_bus(connection, site))))
-            if connection.wants_can
-            else None
-        )
+        links = stack.enter_context(open_links(connection))
+        print_notes(links.notes)
+        link = links.rs485
+        watch = stack.enter_context(CanWatcher(links.can)) if links.can is not None else None
         listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
         if link is not None:
@@ -173,9 +163,7 @@ def _require_an_answer(view: MonitorView, connection: Connection, addresses: str
     heard: list[str] = []
     hints: list[str] = []
     if connection.wants_rs485:
-        where = (
-            "the simulator" if connection.sim else f"{connection.port} at {connection.baud} baud"
-        )
+        where = "the simulator" if connection.sim else connection.describe_rs485()
         heard.append(f"no pack answered on RS485 ({where}, addresses {addresses})")
         hints.append("RS485: check A/B polarity, the baud rate (try --baud 115200) and --addresses")
     if connection.wants_can:

@@ -5,8 +5,6 @@ Nothing here decides anything; it shows dataclasses made by the core.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import os
 import sys
@@ -59,23 +57,9 @@ def stderr() -> Console:
 
 def to_jsonable(value: Any) -> Any:
     """Turn dataclasses (with their public properties), enums, tuples and bytes into JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in dir(type(value)):
-            if not name.startswith("_") and isinstance(getattr(type(value), name), property):
-                out[name] = to_jsonable(getattr(value, name))
-        return out
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bytes):
-        return value.hex().upper()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
-    return value
+    from active_cli.records import to_json
+
+    return to_json(value, properties=True)
 
 
 # The --json envelope (docs/json.md). Bump JSON_SCHEMA_VERSION when a key is

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from active_cli.cli.output import stdout, to_jsonable
 from active_cli.protocols.decode_text import CanDecoded, Rs485Decoded
+from active_cli.sanitize import printable
 
 
 def _format(value: Any) -> str:
@@ -20,7 +21,8 @@ def _format(value: Any) -> str:
         return f"{value:g}"
     if value is None:
         return "—"
-    return str(value)
+    # Serials (0x93), names (0x51), the 0x35E text: whatever the sender put there.
+    return printable(str(value))
 
 
 def _rows(prefix: str, value: Any, table: Table) -> None:
@@ -31,7 +33,7 @@ def _rows(prefix: str, value: Any, table: Table) -> None:
         for index, inner in enumerate(value):
             _rows(f"{prefix}[{index}]", inner, table)
     else:
-        table.add_row(escape(prefix), escape(_format(value)))
+        table.add_row(escape(printable(prefix)), escape(_format(value)))
 
 
 def show_rs485(results: list[Rs485Decoded]) -> None:
@@ -40,7 +42,7 @@ def show_rs485(results: list[Rs485Decoded]) -> None:
         what = result.command or "unknown command"
         guessed = " (guessed from the INFO layout)" if result.command_guessed else ""
         title = f"RS485 {result.kind}: {what}{guessed}, ADR {result.adr}, VER 0x{result.ver:02X}"
-        console.print(f"[bold]{escape(title)}[/]")
+        console.print(f"[bold]{escape(printable(title))}[/]")
         table = Table()
         table.add_column("field")
         table.add_column("value")
@@ -59,7 +61,7 @@ def show_can(result: CanDecoded) -> None:
     data = result.data.hex(" ").upper()
     title = f"CAN 0x{result.arbitration_id:03X} {result.message} [{len(result.data)}] {data}"
     console = stdout()
-    console.print(f"[bold]{escape(title)}[/]")
+    console.print(f"[bold]{escape(printable(title))}[/]")
     table = Table()
     table.add_column("field")
     table.add_column("value")

@@ -36,8 +36,9 @@ def show_endpoints(site: SimulatedSite) -> None:
     ep = site.endpoints
     console = stdout()
     console.print(
-        f"[bold]Simulating[/] {escape(site.scenario.name)}: {len(site.stack.packs)} pack(s), "
+        f"[bold]Simulating[/] {escape(site.scenario.name)}: {site.pack_count} pack(s), "
         f"inverter {'present' if site.scenario.inverter_present else 'absent'}"
+        + "".join(f"; {note}" for note in power_notes(site))
     )
     if site.scenario.description:
         console.print(f"[dim]{escape(site.scenario.description)}[/]")
@@ -52,14 +53,31 @@ def show_endpoints(site: SimulatedSite) -> None:
     console.print("[dim]Ctrl-C stops the simulator.[/]")
 
 
+def power_notes(site: SimulatedSite) -> list[str]:
+    """What is switched off; nothing when everything is on (as a scenario starts by default)."""
+    off = [p for p in range(1, site.pack_count + 1) if not site.pack_is_on(p)]
+    notes = []
+    if len(off) == site.pack_count:
+        notes.append("all packs off")
+    elif off:
+        notes.append("pack(s) " + ", ".join(str(p) for p in off) + " off")
+    if site.scenario.inverter_present and not site.inverter_is_on:
+        notes.append("inverter off")
+    return notes
+
+
 def status_line(site: SimulatedSite) -> str:
+    power = "".join(f"  {note}" for note in power_notes(site))
     with site.lock:
         site.sync()
         stack = site.stack
-        line = (
-            f"t={stack.elapsed_s:6.0f} s  {stack.voltage_v:6.2f} V  {stack.current_a:+7.1f} A  "
-            f"SOC {stack.soc_pct:5.1f} %  cells {stack.min_cell_v:.3f}–{stack.max_cell_v:.3f} V"
-        )
+        line = f"t={stack.elapsed_s:6.0f} s"
+        if stack.powered_packs:  # the aggregate is over the packs that are on
+            line += (
+                f"  {stack.voltage_v:6.2f} V  {stack.current_a:+7.1f} A  "
+                f"SOC {stack.soc_pct:5.1f} %  cells {stack.min_cell_v:.3f}–{stack.max_cell_v:.3f} V"
+            )
+    line += power
     line += f"  RS485 requests {site.responder.requests}"
     if site.battery is not None:
         line += f"  CAN cycles {site.battery.cycles_sent}"

@@ -20,9 +20,9 @@ from active_cli.cli.connect import (
 )
 
 if TYPE_CHECKING:
-    from active_cli.cli.connect import CaptureFiles
+    from active_cli.connection import CaptureFiles, Connection
     from active_cli.discovery import ScanOptions
-    from active_cli.model import StackSnapshot
+    from active_cli.procedures.scanning import ScanOutcome
 
 
 def parse_addresses(text: str) -> tuple[int, ...]:
@@ -50,7 +50,7 @@ def parse_addresses(text: str) -> tuple[int, ...]:
 
 def scan_command(
     port: str | None = PORT_OPTION,
-    baud: int = BAUD_OPTION,
+    baud: int | None = BAUD_OPTION,
     interface: str | None = INTERFACE_OPTION,
     channel: str | None = CHANNEL_OPTION,
     bitrate: int | None = BITRATE_OPTION,
@@ -78,26 +78,22 @@ def scan_command(
     --sim scans the built-in simulator over both. --record FILE keeps what the
     scan exchanged; --replay FILE scans such a capture instead of a bus.
     """
-    import contextlib
-
     from active_cli import discovery
     from active_cli.cli import render_scan
     from active_cli.cli.connect import (
-        Connection,
-        can_bus,
         capture_files,
         check_record_files,
-        parse_can_options,
+        connection_from_options,
+        print_notes,
         refuse_live_options,
-        rs485_link,
-        simulator,
     )
-    from active_cli.errors import EXIT_CHECK_FAILED, EXIT_NO_REPLY, UsageError
-    from active_cli.model import worst
+    from active_cli.cli.exits import exit_for
+    from active_cli.errors import UsageError
+    from active_cli.procedures.scanning import scan_replay
 
-    connection = Connection(
-        port, baud, interface, channel, bitrate, sim, parse_can_options(can_option)
-    )
+    if expect is not None and expect < 1:
+        raise UsageError(f"--expect {expect}: give the number of packs in the stack (1 to 16)")
+    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
     recording = capture_files(record, "--record")
     replaying = capture_files(replay, "--replay")
     if replaying:
@@ -113,68 +109,43 @@ def scan_command(
         addresses=parse_addresses(addresses), stop_at_group_count=not all_addresses
     )
     if replaying:
-        snapshot = _scan_replay(replaying, options, expect)
-        rs485_used = replaying.rs485 is not None
+        outcome = scan_replay(replaying, options, expected_packs=expect)
     else:
-        with contextlib.ExitStack() as stack:
-            site = stack.enter_context(simulator(connection))
-            link = (
-                stack.enter_context(rs485_link(connection, site, record=recording.rs485))
-                if connection.wants_rs485
-                else None
-            )
-            bus = (
-                stack.enter_context(can_bus(connection, site, record=recording.can))
-                if connection.wants_can
-                else None
-            )
-            with render_scan.progress(enabled=not json_out) as progress:
-                snapshot = discovery.scan(
-                    link,
-                    bus,
-                    options,
-                    expected_packs=expect,
-                    can_window_s=can_window,
-                    progress=progress,
-                )
-        snapshot = render_scan.describe_connection(snapshot, connection)
-        rs485_used = link is not None
+        outcome = _scan_live(connection, options, expect, can_window, json_out, recording)
+    print_notes(outcome.notes)
+    snapshot = outcome.snapshot
     if json_out:
         from active_cli.cli.output import print_json
 
         print_json(snapshot)
     else:
         render_scan.show(snapshot)
-    nothing = (not rs485_used or not snapshot.packs) and (
-        snapshot.can is None or snapshot.can.state is None
-    )
-    if nothing:
+    if outcome.nothing_answered:
         render_scan.show_no_reply(snapshot)
-        raise typer.Exit(EXIT_NO_REPLY)
-    if worst(list(snapshot.findings)).value == "fail":
-        raise typer.Exit(EXIT_CHECK_FAILED)
+    exit_for(snapshot.findings, answered=not outcome.nothing_answered)
 
 
-def _scan_replay(files: CaptureFiles, options: ScanOptions, expect: int | None) -> StackSnapshot:
-    """`discovery.scan` on a capture: RS485 polled through a ReplayLink, CAN folded.
-
-    Only the CAN window differs from a live scan: a capture is heard to its
-    end, where a live listener stops once it has seen enough (a recorded scan
-    holds exactly that).
-    """
+def _scan_live(
+    connection: Connection,
+    options: ScanOptions,
+    expect: int | None,
+    can_window: float,
+    json_out: bool,
+    recording: CaptureFiles,
+) -> ScanOutcome:
     import dataclasses
 
-    from active_cli import discovery
-    from active_cli.cli.connect import replay_can, replay_link, warn_replay_mismatch
+    from active_cli.cli import render_scan
+    from active_cli.connection import open_links
+    from active_cli.procedures.scanning import scan_links
 
-    link = replay_link(files.rs485) if files.rs485 is not None else None
-    can = replay_can(files.can) if files.can is not None else None
-    snapshot = discovery.scan(link, None, options, expected_packs=expect, can_observation=can)
-    if link is not None:
-        warn_replay_mismatch(link)
+    with (
+        open_links(connection, record=recording) as links,
+        render_scan.progress(enabled=not json_out) as progress,
+    ):
+        outcome = scan_links(
+            links, options, expected_packs=expect, can_window_s=can_window, progress=progress
+        )
     return dataclasses.replace(
-        snapshot,
-        port=f"replay of {files.rs485}" if files.rs485 is not None else None,
-        baud=link.baud if link is not None else None,
-        can_interface=f"replay of {files.can}" if files.can is not None else None,
+        outcome, snapshot=render_scan.describe_connection(outcome.snapshot, connection)
     )

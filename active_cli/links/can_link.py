@@ -63,9 +63,30 @@ class CanOptions:
         return ", ".join(parts)
 
 
-def open_bus(options: CanOptions, **extra: Any) -> can.BusABC:
-    """Open a python-can bus; every failure becomes a LinkError with a hint."""
+# How long a socketcand server may take to accept a TCP connection before it
+# counts as unreachable (python-can's own client retries for 10 s, logging a
+# warning per attempt: about 290,000 lines for a refused port).
+SOCKETCAND_CONNECT_TIMEOUT_S = 3.0
+
+NO_INTERFACE_HINT = (
+    "give --interface and --channel (e.g. --interface socketcan --channel can0), "
+    "set CAN_INTERFACE and CAN_CHANNEL, or put interface and channel under [default] "
+    "in ~/.canrc"
+)
+
+
+def resolve_config(options: CanOptions, **extra: Any) -> dict[str, Any]:
+    """The keyword arguments `can.Bus` gets: the options over python-can's own
+    configuration (``CAN_INTERFACE``/``CAN_CHANNEL``/``CAN_BITRATE``,
+    ``CAN_CONFIG``, ``~/.canrc``), resolved by python-can's ``load_config``.
+
+    No interface anywhere is a UsageError (exit 2) that says where one goes,
+    not python-can's ``Unknown interface type "None"``.
+    """
     import can
+    from can.util import load_config
+
+    from active_cli.errors import UsageError
 
     kwargs: dict[str, Any] = dict(extra)
     kwargs.update(options.extra)
@@ -75,6 +96,88 @@ def open_bus(options: CanOptions, **extra: Any) -> can.BusABC:
         kwargs["channel"] = options.channel
     if options.bitrate:
         kwargs["bitrate"] = options.bitrate
+    try:
+        config: dict[str, Any] = dict(load_config(config=kwargs))
+    except (can.CanInterfaceNotImplementedError, ValueError) as e:
+        # load_config refuses a missing interface as 'Unknown interface type "None"'.
+        if 'type "None"' not in str(e):
+            raise UsageError(f"CAN configuration: {e}", hint=NO_INTERFACE_HINT) from e
+        config = {}
+    if not config.get("interface"):
+        raise UsageError(
+            "no CAN interface given, and python-can's configuration names none",
+            hint=NO_INTERFACE_HINT,
+        )
+    return config
+
+
+def describe_resolved(options: CanOptions) -> str:
+    """`options.describe()`, naming what python-can's configuration filled in."""
+    if options.interface:
+        return options.describe()
+    from active_cli.errors import ActiveError
+
+    try:
+        config = resolve_config(options)
+    except ActiveError:
+        return options.describe()
+    found = CanOptions(
+        str(config["interface"]),
+        None if config.get("channel") is None else str(config["channel"]),
+        int(config["bitrate"]) if config.get("bitrate") else None,
+    )
+    return f"{found.describe()} (python-can configuration)"
+
+
+def configured_interface() -> str | None:
+    """The interface python-can's own configuration names (env, ~/.canrc), or None:
+    lets a command use CAN with no CAN option given, as python-can's tools do."""
+    from active_cli.errors import UsageError
+
+    try:
+        interface = resolve_config(CanOptions()).get("interface")
+    except UsageError:
+        return None
+    return None if interface is None else str(interface)
+
+
+def probe_socketcand(config: dict[str, Any]) -> None:
+    """Refuse fast, in one line, a socketcand server that is not there.
+
+    Also turns a port from ~/.canrc (text there) into the number python-can needs.
+    """
+    import socket
+
+    from active_cli.errors import UsageError
+
+    host, port = config.get("host"), config.get("port")
+    if host is None or port is None:
+        raise UsageError(
+            "socketcand needs the server's host and port",
+            hint="--can-option host=192.168.1.20 --can-option port=29536 "
+            "(or host and port in ~/.canrc)",
+        )
+    try:
+        config["port"] = port = int(port)
+    except (TypeError, ValueError):
+        raise UsageError(f"socketcand port {port!r} is not a number") from None
+    try:
+        socket.create_connection((str(host), port), timeout=SOCKETCAND_CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise LinkError(
+            f"cannot reach the socketcand server at {host}:{port}: {e.strerror or e}",
+            hint="is socketcand running there, on that port (its default is 29536), "
+            "and no firewall between? (The CAN bitrate is set on the server's side.)",
+        ) from e
+
+
+def open_bus(options: CanOptions, **extra: Any) -> can.BusABC:
+    """Open a python-can bus; every failure becomes a LinkError with a hint."""
+    import can
+
+    kwargs = resolve_config(options, **extra)
+    if kwargs.get("interface") == "socketcand":
+        probe_socketcand(kwargs)
     try:
         return can.Bus(**kwargs)
     # TypeError: a --can-option value of the wrong type for that interface
@@ -93,10 +196,7 @@ def _hint(options: CanOptions) -> str:
             "Pylon LV CAN runs at 500 kbit/s"
         )
     if options.interface is None:
-        return (
-            "give --interface and --channel (e.g. --interface socketcan --channel can0), "
-            "or set up ~/.canrc"
-        )
+        return NO_INTERFACE_HINT
     return "check the adapter is plugged in, the channel name, and that the bitrate is 500000"
 
 
@@ -147,3 +247,21 @@ def send(bus: can.BusABC, arbitration_id: int, data: bytes) -> None:
         bus.send(can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=False))
     except (can.CanError, OSError) as e:
         raise LinkError(f"CAN send failed: {e}") from e
+
+
+def drain(bus: can.BusABC, *, limit: int = 1_000_000) -> int:
+    """Throw away what the bus has queued; return how many frames that was.
+
+    A bus held open through a long workflow (commissioning) queues every frame
+    since it was opened; an observation that started by reading those would
+    judge minutes-old frames as current.
+    """
+    import can
+
+    dropped = 0
+    try:
+        while dropped < limit and bus.recv(timeout=0) is not None:
+            dropped += 1
+    except can.CanError as e:
+        raise LinkError(f"the CAN bus could not be read: {e}") from e
+    return dropped

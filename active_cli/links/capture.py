@@ -1,8 +1,8 @@
 """Record the buses to files: CAN through python-can, RS485 by passive sniffing.
 
-CAN: a python-can ``Notifier`` feeds every received frame to a ``can.Logger``
-(the format follows the file suffix: ``.log`` candump, ``.asc``, ``.blf``,
-``.csv``, ``.trc``) and to a counter, on python-can's own thread.
+CAN: `links.can_capture` (python-can's ``Notifier`` receives, a writer
+thread behind a bounded queue writes through ``can.Logger`` and flushes every
+half second; received, written and dropped are counted).
 
 RS485: the port is only ever read, never written: a capture adapter sits on
 the A/B pair next to the inverter (or next to `active`) and hears both sides.
@@ -11,9 +11,14 @@ stamped when its CR arrives, classified (TX request / RX response / ?? broken)
 and written as one line of the `logs.rs485_log` format, flushed at once, so
 an adapter pulled mid-capture loses nothing already heard.
 
-`run_capture` runs both until a duration ends or the user presses Ctrl-C
-(the normal way to stop, so it ends the capture cleanly rather than failing),
-and returns what was recorded.
+`Capture.run` runs both until a duration ends, the user presses Ctrl-C (the
+normal way to stop, so it ends the capture cleanly rather than failing) or
+`request_stop` is called (the CLI does on SIGTERM and SIGHUP: a closed SSH
+session must not lose the capture), and returns what was recorded.
+
+Files are never overwritten unless asked (``force``): a capture is evidence.
+A file that cannot be written (full disk, read-only, vanished folder) is an
+OutputError (exit 5); what was written before the fault stays readable.
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from active_cli.errors import LinkError, UsageError
+from active_cli.errors import LinkError, OutputError, UsageError
+from active_cli.links.can_capture import CanCapture, check_can_path
 from active_cli.links.can_link import CanOptions, open_bus
-from active_cli.logs.can_reader import CAN_LOG_SUFFIXES, log_kind
 from active_cli.logs.rs485_log import Rs485LogWriter, Rs485Record, classify
 from active_cli.protocols.framing import Rs485Framer
 
@@ -38,14 +43,18 @@ if TYPE_CHECKING:
 
     from active_cli.links.serial_link import SerialPort
 
-StopReason = Literal["duration", "interrupt"]
+StopReason = Literal["duration", "interrupt", "signal"]
+
+__all__ = ["Capture", "CaptureCounts", "CaptureSummary", "check_can_path", "refuse_existing"]
 
 
 @dataclass
 class CaptureCounts:
     """Live counters (read by the display while the capture runs)."""
 
-    can_frames: int = 0
+    can_frames: int = 0  # written to the file
+    can_received: int = 0
+    can_dropped: int = 0
     rs485_frames: int = 0
     rs485_bad_frames: int = 0
     rs485_noise_bytes: int = 0
@@ -54,6 +63,12 @@ class CaptureCounts:
 
 @dataclass(frozen=True)
 class CaptureSummary:
+    """What a capture recorded. ``can_frames`` are the frames written to the
+    file, of ``can_received`` taken off the bus; ``can_dropped`` the difference
+    (the writer fell behind or the file failed). ``signal`` names the signal
+    that stopped it (SIGTERM, SIGHUP) when ``stopped_by`` is "signal";
+    ``started_at``/``ended_at`` are ISO 8601 UTC."""
+
     can_path: str | None
     can_frames: int
     rs485_path: str | None
@@ -62,64 +77,20 @@ class CaptureSummary:
     rs485_noise_bytes: int
     duration_s: float
     stopped_by: StopReason
+    can_received: int = 0
+    can_dropped: int = 0
+    signal: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
 
 
-def check_can_path(path: Path) -> None:
-    """A CAN capture file must have a suffix python-can writes and `active` reads back."""
-    kind = log_kind(path)
-    if kind not in CAN_LOG_SUFFIXES or (path.suffix.lower() == ".gz" and kind == ".blf"):
+def refuse_existing(path: Path) -> None:
+    """A capture never replaces one already on disk unless --force is given."""
+    if path.exists() or path.is_symlink():
         raise UsageError(
-            f"{path}: cannot tell the CAN log format from "
-            f"{''.join(path.suffixes) or 'no suffix'!r}",
-            hint="end the name in .log (candump -L), .asc, .blf, .csv or .trc "
-            "(optionally .gz), or .rs485 for an RS485 capture",
+            f"{path} already exists: a capture is evidence, so it is not overwritten",
+            hint="give another file name, or --force to replace it",
         )
-
-
-class CanCapture:
-    """Log everything `bus` receives to `path` until :meth:`stop`."""
-
-    def __init__(self, bus: can.BusABC, path: Path, *, counts: CaptureCounts) -> None:
-        import can
-
-        check_can_path(path)
-        self.path = path
-        self.counts = counts
-        self.error: BaseException | None = None
-        try:
-            self._logger = can.Logger(str(path))
-        except (OSError, ValueError) as e:
-            raise UsageError(f"cannot write {path}: {e}") from e
-        self._notifier = can.Notifier(bus, [self._logger, _Counter(self)], timeout=0.1)
-
-    def check(self) -> None:
-        """Raise the bus error the Notifier thread met, if any."""
-        if self.error is not None:
-            raise LinkError(
-                f"CAN receive failed: {self.error}",
-                hint="the CAN adapter went away: check its USB cable",
-            ) from self.error
-
-    def stop(self) -> None:
-        # Notifier.stop() also stops its listeners: the Logger flushes and
-        # closes its file there (BLF writes its header, ASC its footer).
-        self._notifier.stop()
-
-
-class _Counter:
-    """A python-can listener (any callable is one) on the Notifier thread: counts
-    frames, and keeps the thread's exception for the main thread to raise."""
-
-    def __init__(self, capture: CanCapture) -> None:
-        self._capture = capture
-
-    def __call__(self, message: can.Message) -> None:
-        if not message.is_error_frame:
-            self._capture.counts.can_frames += 1
-
-    def on_error(self, exc: Exception) -> None:
-        if self._capture.error is None:
-            self._capture.error = exc
 
 
 class Rs485Sniffer:
@@ -156,17 +127,25 @@ class Rs485Sniffer:
             stamp = self._clock()
             for frame in frames:
                 direction = classify(frame)
-                self._writer.write(Rs485Record(stamp, direction, frame))
+                try:
+                    self._writer.write(Rs485Record(stamp, direction, frame))
+                except OSError as e:
+                    raise OutputError(
+                        getattr(self._writer.file, "name", "the RS485 capture"),
+                        f"{e.strerror or e} after {self._writer.frames} frames",
+                        hint="the frames written before that are readable; "
+                        "free some space or capture to another disk",
+                    ) from e
                 if direction == "??":
                     self._counts.rs485_bad_frames += 1
-            self._counts.rs485_frames += len(frames)
+                self._counts.rs485_frames += 1
         self._counts.rs485_noise_bytes = self._framer.noise_bytes
         return len(frames)
 
     def finish(self) -> None:
         pending = self._framer.pending()
         framer = self._framer
-        self._writer.comment(
+        self._writer.comment_if_possible(
             f"end: {self._writer.frames} frames, {framer.noise_bytes} noise bytes, "
             f"{framer.abandoned_frames} abandoned frames, "
             f"{len(pending)} bytes of an unfinished frame"
@@ -177,14 +156,14 @@ def open_sniff_port(url: str, baud: int) -> SerialPort:
     """Open a port for listening only (pyserial URL: device, pty, socket://, loop://)."""
     import serial
 
+    from active_cli.links.serial_link import is_device, open_error
+
     try:
-        port: SerialPort = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
+        port: SerialPort = serial.serial_for_url(
+            url, baudrate=baud, timeout=0.05, exclusive=is_device(url)
+        )
     except (serial.SerialException, OSError, ValueError) as e:
-        raise LinkError(
-            f"cannot open {url}: {e}",
-            hint="is the adapter plugged in? On Linux look at `ls /dev/ttyUSB*`; "
-            "for a gateway give socket://HOST:PORT",
-        ) from e
+        raise open_error(url, e) from e
     return port
 
 
@@ -206,6 +185,7 @@ class Capture:
         port_url: str | None = None,
         baud: int = 9600,
         port: SerialPort | None = None,
+        force: bool = False,
     ) -> None:
         if can_path is None and rs485_path is None:
             raise UsageError("give a file to capture to (.log/.asc/.blf/.csv/.trc or .rs485)")
@@ -213,6 +193,9 @@ class Capture:
             raise UsageError("an RS485 capture needs --port (e.g. /dev/ttyUSB0)")
         if can_path is not None:
             check_can_path(can_path)
+        for path in (can_path, rs485_path):
+            if path is not None and not force:
+                refuse_existing(path)
         self.counts = CaptureCounts()
         self._can_path = can_path
         self._rs485_path = rs485_path
@@ -227,6 +210,8 @@ class Capture:
         self._sniffer: Rs485Sniffer | None = None
         self._rs485_file: TextIO | None = None
         self._lock = threading.Lock()
+        self._stop_requested: str | None = None
+        self._force = force
 
     def __enter__(self) -> Capture:
         try:
@@ -248,31 +233,55 @@ class Capture:
         if self._can_path is not None:
             if self._bus is None:
                 self._bus = open_bus(self._can_options)
-            self._can = CanCapture(self._bus, self._can_path, counts=self.counts)
+            self._can = CanCapture(self._bus, self._can_path)
         if self._rs485_path is not None:
             if self._port is None:
                 assert self._port_url is not None
                 self._port = open_sniff_port(self._port_url, self._baud)
             try:
                 self._rs485_file = open(  # noqa: SIM115 - closed in close()
-                    self._rs485_path, "w", encoding="ascii", newline="\n"
+                    self._rs485_path, "w" if self._force else "x", encoding="ascii", newline="\n"
                 )
+            except FileExistsError:
+                refuse_existing(self._rs485_path)
+                raise
             except OSError as e:
-                raise UsageError(f"cannot write {self._rs485_path}: {e.strerror or e}") from e
+                raise OutputError(self._rs485_path, e.strerror or str(e)) from e
             writer = Rs485LogWriter(self._rs485_file)
-            writer.header(port=self._port_url or "(given)", baud=self._baud)
+            try:
+                writer.header(port=self._port_url or "(given)", baud=self._baud)
+            except OSError as e:
+                raise OutputError(self._rs485_path, e.strerror or str(e)) from e
             self._sniffer = Rs485Sniffer(self._port, writer, counts=self.counts)
 
+    def request_stop(self, reason: str) -> None:
+        """End `run` at its next turn (safe from a signal handler): `reason`
+        names the signal in the summary."""
+        self._stop_requested = reason
+
     def close(self) -> None:
+        """Close everything; then raise the first file error met (OutputError)."""
+        error: OutputError | None = None
         with self._lock:
             if self._can is not None:
-                self._can.stop()
+                can_capture = self._can
                 self._can = None
+                can_capture.close()
+                self._take_can_counts(can_capture)
+                try:
+                    can_capture.check()
+                except OutputError as e:
+                    error = e
+                except LinkError:
+                    pass  # the bus failed: run() has raised it already
             if self._sniffer is not None:
                 self._sniffer.finish()
                 self._sniffer = None
             if self._rs485_file is not None:
-                self._rs485_file.close()
+                try:
+                    self._rs485_file.close()
+                except OSError as e:
+                    error = error or OutputError(self._rs485_path, e.strerror or str(e))
                 self._rs485_file = None
             if self._own_bus and self._bus is not None:
                 self._bus.shutdown()
@@ -280,6 +289,14 @@ class Capture:
             if self._own_port and self._port is not None:
                 self._port.close()
             self._port = None
+        if error is not None:
+            raise error
+
+    def _take_can_counts(self, can_capture: CanCapture) -> None:
+        c = can_capture.counts
+        self.counts.can_frames = c.written
+        self.counts.can_received = c.received
+        self.counts.can_dropped = c.dropped
 
     def run(
         self,
@@ -295,16 +312,21 @@ class Capture:
         taken as "stop", not as a failure; the files are closed either way.
         """
         start = clock()
+        started_at = datetime.now(UTC)
         next_tick = start
         stopped_by: StopReason = "duration"
         try:
             while True:
                 now = clock()
                 self.counts.elapsed_s = now - start
+                if self._stop_requested is not None:
+                    stopped_by = "signal"
+                    break
                 if duration_s is not None and now - start >= duration_s:
                     break
                 if self._can is not None:
                     self._can.check()
+                    self._take_can_counts(self._can)
                 if self._sniffer is not None:
                     self._sniffer.poll()  # blocks up to the port timeout (50 ms)
                 else:
@@ -315,10 +337,17 @@ class Capture:
         except KeyboardInterrupt:
             stopped_by = "interrupt"
         self.counts.elapsed_s = clock() - start
+        ended_at = datetime.now(UTC)
         self.close()
-        return self.summary(stopped_by)
+        return self.summary(stopped_by, started_at=started_at, ended_at=ended_at)
 
-    def summary(self, stopped_by: StopReason) -> CaptureSummary:
+    def summary(
+        self,
+        stopped_by: StopReason,
+        *,
+        started_at: datetime | None = None,
+        ended_at: datetime | None = None,
+    ) -> CaptureSummary:
         c = self.counts
         return CaptureSummary(
             can_path=str(self._can_path) if self._can_path else None,
@@ -329,4 +358,9 @@ class Capture:
             rs485_noise_bytes=c.rs485_noise_bytes,
             duration_s=round(c.elapsed_s, 3),
             stopped_by=stopped_by,
+            can_received=c.can_received,
+            can_dropped=c.can_dropped,
+            signal=self._stop_requested if stopped_by == "signal" else None,
+            started_at=None if started_at is None else started_at.isoformat(),
+            ended_at=None if ended_at is None else ended_at.isoformat(),
         )

@@ -47,11 +47,13 @@ from active_cli.errors import DataFileError, DecodeError, LinkError, LinkTimeout
 from active_cli.links.can_link import CanRecord
 from active_cli.links.serial_link import SerialLink, request_frame, stray_reason, wire_time_s
 from active_cli.logs.can_reader import CanLogReader
+from active_cli.logs.lines import LineStats
 from active_cli.logs.rs485_log import (
     HEADER_PREFIX,
     Direction,
     Rs485LogWriter,
     Rs485Record,
+    capture_lines,
     escape_frame,
     parse_line,
     unescape_frame,
@@ -254,13 +256,8 @@ def read_rs485_capture(path: str | Path, *, default_baud: int = 9600) -> Rs485Ca
     except OSError as e:
         raise DataFileError(name, f"cannot read: {e.strerror or e}") from e
     with file:
-        for number, raw_line in enumerate(file, 1):
-            try:
-                line = raw_line.decode("ascii").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise DataFileError(
-                    name, "not an RS485 capture: non-ASCII text", line=number
-                ) from None
+        for number, text in capture_lines(file, name, LineStats()):
+            line = text.rstrip("\r")
             if line.startswith("#"):
                 if line.startswith(HEADER_PREFIX) and (match := _BAUD_RE.search(line)):
                     baud = int(match.group(1))
@@ -358,6 +355,7 @@ class ReplayLink(SerialLink):
         expected_reply_bytes: int,
         adr: int | None = None,
         patient: bool = True,
+        grace: bool = False,
     ) -> Frame:
         """The next recorded outcome of `request` (see the class doc); no retry."""
         self.stats.bytes_sent += len(request)

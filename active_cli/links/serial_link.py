@@ -21,6 +21,7 @@ exchange offline).
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from typing import Protocol
 from active_cli.closing import ClosesOnExit
 from active_cli.errors import DecodeError, LinkError, LinkTimeout
 from active_cli.protocols import pylon_rs485
-from active_cli.protocols.framing import Rs485Framer
+from active_cli.protocols.framing import MAX_FRAME_BYTES, Rs485Framer
 from active_cli.protocols.pylon_rs485 import Command, Frame, Rtn
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ _ANY_ADR = frozenset({0x00, 0xFF})
 # Stray frames that each give the real reply a fresh start budget; past this, a
 # line flooded by another master ends the request at its deadline.
 _MAX_STRAYS = 4
+
+# The reason of the DecodeError a request ends with when bytes kept arriving
+# until its overall deadline without forming the reply: a line that babbles.
+BABBLE_REASON = (
+    "bytes keep arriving but never form a frame: another master on the line, "
+    "wrong baud, or A/B swapped"
+)
 
 FrameRecorder = Callable[[str, bytes, float], None]
 """Called with (direction, frame, wall-clock time.time()) for every frame.
@@ -109,6 +117,12 @@ class LinkStats:
     together they give the wire-time lower bound of a scan (benches/scan.py).
     ``stray_frames`` counts valid frames dropped because they did not answer
     the request (another ADR or CID1); their bytes are in ``noise_bytes`` too.
+    ``babbling_reads`` counts requests ended by their overall deadline while
+    bytes still flowed (`BABBLE_REASON`). ``late_replies`` counts replies that
+    came after their request had timed out (heard as a stray during the next
+    request, or in the grace window of a request that expected a reply), and
+    ``late_reply_ms`` their latencies: a slow BMS, not a wiring fault, so the
+    fix is a longer reply timeout.
     """
 
     noise_bytes: int = 0
@@ -117,6 +131,9 @@ class LinkStats:
     replies_heard: int = 0
     stray_frames: int = 0
     stray_bytes: int = 0
+    babbling_reads: int = 0
+    late_replies: int = 0
+    late_reply_ms: list[float] = field(default_factory=list)
     per_address: dict[int, AddressStats] = field(default_factory=dict)
 
     def address(self, adr: int) -> AddressStats:
@@ -151,6 +168,20 @@ def request_frame(request: bytes) -> Frame | None:
         return None
 
 
+def overall_deadline_s(
+    request_wire_s: float, budget_s: float, reply_bytes: int, baud: int
+) -> float:
+    """Seconds after the write after which a request ends, whatever arrives.
+
+    The start budget twice (once more for a stray that held the line), then
+    the longest reply the command can have on the wire with a margin. Bytes
+    that keep coming cannot push this back: a noisy line, a stream without
+    CR or another master polling every 30 ms ends the read here.
+    """
+    bound = min(MAX_FRAME_BYTES, 2 * reply_bytes + 64)
+    return request_wire_s + 2 * budget_s + 1.5 * wire_time_s(bound, baud) + 0.05
+
+
 def expected_reply_bytes(command: int, *, group: bool = False) -> int:
     if group and command in (Command.ANALOG, Command.ALARM):
         return 18 + 4 + _GROUP_REPLY_BYTES_PER_PACK * _MAX_PACKS
@@ -176,6 +207,7 @@ class SerialLink(ClosesOnExit):
         min_latency_budget_s: float = 0.06,
         adaptive: bool = True,
         retries: int = 1,
+        late_grace_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         recorder: FrameRecorder | None = None,
     ) -> None:
@@ -191,6 +223,10 @@ class SerialLink(ClosesOnExit):
         self._framer = Rs485Framer()
         self._max_latency_seen_s: float | None = None
         self.recorder = recorder
+        self.late_grace_s = late_grace_s
+        # The last request that timed out (its header, and when its wire time
+        # ended): a frame answering it during a later request is a late reply.
+        self._timed_out: tuple[Frame, float] | None = None
 
     @classmethod
     def open(cls, url: str, *, baud: int = 9600, **options: float | bool | int) -> SerialLink:
@@ -198,12 +234,11 @@ class SerialLink(ClosesOnExit):
         import serial
 
         try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.1, write_timeout=2.0)
+            port = serial.serial_for_url(
+                url, baudrate=baud, timeout=0.1, write_timeout=2.0, exclusive=is_device(url)
+            )
         except (serial.SerialException, OSError, ValueError) as e:
-            raise LinkError(
-                f"cannot open {url}: {e}",
-                hint=_open_hint(url),
-            ) from e
+            raise open_error(url, e) from e
         return cls(port, baud=baud, url=url, **options)  # type: ignore[arg-type]
 
     def close(self) -> None:
@@ -250,7 +285,13 @@ class SerialLink(ClosesOnExit):
             stats.requests += 1
             try:
                 frame = self.transact(
-                    request, expected_reply_bytes=expected, adr=adr, patient=retry_on_timeout
+                    request,
+                    expected_reply_bytes=expected,
+                    adr=adr,
+                    patient=retry_on_timeout,
+                    # A slow reply is caught on the first try: a retry would
+                    # take the first try's late reply for its own.
+                    grace=retry_on_timeout and attempt == 0,
                 )
             except LinkTimeout as e:
                 stats.timeouts += 1
@@ -281,8 +322,15 @@ class SerialLink(ClosesOnExit):
         expected_reply_bytes: int,
         adr: int | None = None,
         patient: bool = True,
+        grace: bool = False,
     ) -> Frame:
-        """Write `request`, read one frame; no retry (see `query` for `patient`)."""
+        """Write `request`, read one frame; no retry (see `query` for `patient`).
+
+        ``grace``: a reply is expected, so when none has started by the start
+        budget, listen ``late_grace_s`` longer; a reply that starts in that
+        window is returned and counted as late (`LinkStats.late_replies`).
+        The read ends by `overall_deadline_s` whatever arrives (`BABBLE_REASON`).
+        """
         try:
             self._port.reset_input_buffer()
             self._framer.reset()
@@ -297,16 +345,26 @@ class SerialLink(ClosesOnExit):
         request_wire = wire_time_s(len(request), self.baud)
         budget = self.latency_budget_s if patient else self.reply_start_budget_s
         deadline = sent + request_wire + budget
+        hard_deadline = sent + overall_deadline_s(
+            request_wire, budget, expected_reply_bytes, self.baud
+        )
+        in_grace = False
         first_byte_at: float | None = None
         asked = request_frame(request)
         strays = 0
         while True:
             now = self._clock()
-            remaining = deadline - now
-            if remaining <= 0:
+            if now >= min(deadline, hard_deadline):
+                silent = first_byte_at is None and not self._framer.pending()
+                if grace and silent and not in_grace and not strays and self.late_grace_s > 0:
+                    # Tell a slow BMS from a silent one: listen a while longer.
+                    in_grace = True
+                    deadline = now + self.late_grace_s
+                    hard_deadline = max(hard_deadline, deadline + (hard_deadline - sent))
+                    continue
                 break
             try:
-                self._port.timeout = remaining
+                self._port.timeout = min(deadline, hard_deadline) - now
                 chunk = self._port.read(max(1, self._port.in_waiting))
             except OSError as e:
                 raise LinkError(
@@ -338,10 +396,11 @@ class SerialLink(ClosesOnExit):
                     self.recorder("RX", raw, time.time())
                 stray = None if asked is None else stray_reason(asked, frame)
                 if stray is not None:
-                    log.debug("stray frame dropped (%s)", stray)
-                    self.stats.stray_frames += 1
-                    self.stats.stray_bytes += len(raw)
-                    self.stats.noise_bytes = self._framer.noise_bytes + self.stats.stray_bytes
+                    if not self._heard_late(frame, raw, now):
+                        log.debug("stray frame dropped (%s)", stray)
+                        self.stats.stray_frames += 1
+                        self.stats.stray_bytes += len(raw)
+                        self.stats.noise_bytes = self._framer.noise_bytes + self.stats.stray_bytes
                     strays += 1
                     if strays <= _MAX_STRAYS:
                         # The real reply could not start while the stray held the
@@ -349,30 +408,83 @@ class SerialLink(ClosesOnExit):
                         first_byte_at = None
                         deadline = max(deadline, now + budget)
                     continue
+                self._timed_out = None
                 if not strays and first_byte_at is not None:
+                    latency_s = first_byte_at - sent - request_wire
+                    if in_grace:
+                        self.stats.late_replies += 1
+                        self.stats.late_reply_ms.append(round(1000 * latency_s, 1))
                     # After a stray, the reply's delay was the stray's doing.
-                    self._learn_latency(first_byte_at - sent - request_wire)
+                    self._learn_latency(latency_s)
                 return frame
-            # Bytes still arriving: do not cut a slow but live reply short.
+            # Bytes still arriving: do not cut a slow but live reply short (up
+            # to the overall deadline, which nothing extends).
             deadline = max(deadline, now + 20 * wire_time_s(1, self.baud) + 0.02)
         started = first_byte_at is not None or bool(self._framer.pending())
         if started and self.recorder is not None:
             self.recorder("??", self._framer.pending(), time.time())
         if not started:
+            if asked is not None:
+                self._timed_out = (asked, sent + request_wire)
+            waited_s = request_wire + budget + (self.late_grace_s if in_grace else 0.0)
             raise LinkTimeout(
-                f"no reply within {1000 * (request_wire + budget):.0f} ms"
+                f"no reply within {1000 * waited_s:.0f} ms"
                 + (f" from address {adr}" if adr is not None else "")
                 + (f" (only {strays} frame(s) for another request)" if strays else "")
             )
+        if self._clock() >= hard_deadline and deadline > hard_deadline:
+            self.stats.babbling_reads += 1
+            raise DecodeError(BABBLE_REASON, frame=self._framer.pending())
         raise DecodeError(
             "reply did not complete (no CR before the line went quiet)",
             frame=self._framer.pending(),
         )
 
+    def _heard_late(self, frame: Frame, raw: bytes, now: float) -> bool:
+        """Is `frame` the reply to the last request that timed out? Counts it if so."""
+        if self._timed_out is None:
+            return False
+        earlier, ended_at = self._timed_out
+        if stray_reason(earlier, frame) is not None:
+            return False
+        self._timed_out = None
+        # Stamped when its CR came: take off its own wire time for the start.
+        latency_s = now - wire_time_s(len(raw), self.baud) - ended_at
+        self.stats.late_replies += 1
+        self.stats.late_reply_ms.append(round(1000 * latency_s, 1))
+        return True
+
     def _learn_latency(self, latency_s: float) -> None:
         latency_s = max(0.0, latency_s)
         if self._max_latency_seen_s is None or latency_s > self._max_latency_seen_s:
             self._max_latency_seen_s = latency_s
+
+
+def is_device(url: str) -> bool:
+    """A local port (``/dev/ttyUSB0``, ``COM3``, a pty), not a pyserial URL handler."""
+    return "://" not in url
+
+
+def open_error(url: str, error: Exception) -> LinkError:
+    """Why `url` did not open, in the installer's words.
+
+    A port another program holds (a second `active`, ModemManager, an inverter
+    monitoring tool) is opened exclusively here (pyserial's ``exclusive``:
+    ``flock`` on POSIX; Windows never shares a COM port), and refused as "in
+    use", not taken for an adapter that went away.
+    """
+    errno_ = getattr(error, "errno", None)
+    text = str(error)
+    busy = is_device(url) and errno_ in (errno.EBUSY, errno.EAGAIN)
+    # pyserial words: "Could not exclusively lock port" (POSIX flock), and on
+    # Windows a COM port held elsewhere is "PermissionError(13, 'Access is denied.')".
+    if busy or "exclusively lock" in text or "Access is denied" in text:
+        return LinkError(
+            f"{url} is in use by another program",
+            hint="close the other program that has it open (another `active`, a terminal "
+            "program, ModemManager, a monitoring tool); `fuser " + url + "` names it on Linux",
+        )
+    return LinkError(f"cannot open {url}: {error}", hint=_open_hint(url))
 
 
 def _open_hint(url: str) -> str:

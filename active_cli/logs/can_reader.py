@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError
+from active_cli.logs.lines import BoundedTextFile, LineStats, bounded_lines
 
 if TYPE_CHECKING:
     import can
@@ -98,6 +101,7 @@ def candump_tokens(lines: Iterable[str], path: str = "<candump>") -> Iterator[Ca
     timestamp keeps its text (``1700000000.000123``) but must be a number.
     """
     number = 0
+    frames = 0
     try:
         for number, line in enumerate(lines, 1):
             parts = line.split()
@@ -110,6 +114,7 @@ def candump_tokens(lines: Iterable[str], path: str = "<candump>") -> Iterator[Ca
                     raise DataFileError(
                         path, f"not a candump -L line (timestamp {parts[0]!r})", line=number
                     ) from None
+                frames += 1
                 yield stamp, parts[1], parts[2]
             elif count:
                 raise DataFileError(
@@ -118,7 +123,13 @@ def candump_tokens(lines: Iterable[str], path: str = "<candump>") -> Iterator[Ca
                     line=number,
                     hint="expected '(1700000000.000123) can0 356#7A13F2FE6B01' (candump -L)",
                 )
-    except (UnicodeDecodeError, OSError, EOFError) as e:
+    except EOFError as e:
+        # A .gz cut off (a capture killed before its trailer): the frames
+        # before are good, the file is not whole.
+        raise DataFileError(
+            path, f"file ends in the middle of a record after {frames} frames", line=number + 1
+        ) from e
+    except (UnicodeDecodeError, OSError, zlib.error) as e:
         # Binary data or a damaged .gz where text was expected.
         raise DataFileError(path, f"not a readable candump log: {e}", line=number + 1) from e
 
@@ -161,7 +172,11 @@ def _parse_with_python_can(timestamp_text: str, channel: str, frame_text: str) -
     from can.io.canutils import CanutilsLogReader
 
     line = f"({timestamp_text}) {channel} {frame_text}\n"
-    messages = list(CanutilsLogReader(io.StringIO(line)))
+    try:
+        messages = list(CanutilsLogReader(io.StringIO(line)))
+    except (IndexError, KeyError, OverflowError, struct.error) as e:
+        # python-can's parser indexes without checking ("351##": IndexError).
+        raise ValueError(f"python-can cannot read it ({type(e).__name__}: {e})") from e
     if len(messages) != 1:  # pragma: no cover - one line in, one message out
         raise ValueError(f"python-can read {len(messages)} frames from one line")
     return frame_from_message(messages[0])
@@ -194,6 +209,7 @@ class CanLogReader(ClosesOnExit):
         self._text: IO[str] | None = None
         self._reader: Any = None
         self._position: Callable[[], int] = lambda: 0
+        self.lines = LineStats()
 
     # -- opening ---------------------------------------------------------------
 
@@ -233,14 +249,14 @@ class CanLogReader(ClosesOnExit):
         if self.kind != ".log":
             raise ValueError("tokens() reads candump .log files only")
         # The tokenizer itself, not a generator wrapping it: one layer less per line.
-        return candump_tokens(self._open_text(), str(self.path))
+        return candump_tokens(bounded_lines(self._open_text(), self.lines), str(self.path))
 
     def __iter__(self) -> Iterator[CanFrame]:
         if self.fast:
             for n, (stamp, channel, frame_text) in enumerate(self.tokens(), 1):
                 try:
                     yield parse_candump_frame(stamp, channel, frame_text)
-                except ValueError as e:
+                except (ValueError, OverflowError) as e:
                     raise DataFileError(
                         str(self.path), f"frame {n}: bad candump frame {frame_text!r}: {e}"
                     ) from e
@@ -249,18 +265,50 @@ class CanLogReader(ClosesOnExit):
 
     def messages(self) -> Iterator[can.Message]:
         """python-can's own messages, for callers that want them (replay)."""
-        import can
 
         errors: tuple[type[BaseException], ...] = (*_read_errors(), ImportError)
         try:
-            self._reader = can.LogReader(self.path)
+            self._reader = self._python_can_reader()
+        except DataFileError:
+            raise
         except errors as e:
             raise DataFileError(str(self.path), f"python-can cannot open it: {e}") from e
-        self._position = _position_of(self._reader)
+        if self.kind != ".blf":
+            self._position = self._raw.tell if self._raw is not None else (lambda: 0)
+        else:
+            self._position = _position_of(self._reader)
+        count = 0
         try:
-            yield from self._reader
+            for message in self._reader:
+                count += 1
+                yield message
+        except EOFError as e:
+            raise DataFileError(
+                str(self.path), f"file ends in the middle of a record after {count} frames"
+            ) from e
         except _read_errors() as e:
-            raise DataFileError(str(self.path), f"python-can could not read it: {e}") from e
+            raise DataFileError(
+                str(self.path), f"python-can could not read it after {count} frames: {e}"
+            ) from e
+        if self.kind == ".blf" and not self.compressed:
+            cut = blf_truncation(self.path)
+            if cut is not None:
+                raise DataFileError(str(self.path), f"{cut} after {count} frames")
+
+    def _python_can_reader(self) -> Any:
+        """python-can's reader for the suffix; text formats read through
+        `BoundedTextFile`, so no line is held whole however long it is."""
+        import can
+
+        if self.kind == ".blf":
+            return can.LogReader(self.path)
+        classes: dict[str, Any] = {
+            ".log": can.CanutilsLogReader,
+            ".asc": can.ASCReader,
+            ".csv": can.CSVReader,
+            ".trc": can.TRCReader,
+        }
+        return classes[self.kind](BoundedTextFile(self._open_text(), self.lines))
 
     def _python_can_frames(self) -> Iterator[CanFrame]:
         for message in self.messages():
@@ -274,10 +322,8 @@ def read_can_log(path: str | Path) -> Iterator[CanFrame]:
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    """What python-can's readers raise on a damaged or mislabelled file."""
-    import struct
-    import zlib
-
+    """What python-can's readers raise on a damaged or mislabelled file
+    (a .trc with ``STARTTIME=1e400``: OverflowError; a damaged .gz: zlib.error)."""
     from can.io.blf import BLFParseError
 
     return (
@@ -286,11 +332,47 @@ def _read_errors() -> tuple[type[BaseException], ...]:
         ValueError,
         IndexError,
         KeyError,
+        OverflowError,
         OSError,
         EOFError,
         NotImplementedError,
         BLFParseError,
     )
+
+
+# BLF layout (python-can blf.py): a file header whose second field is its own
+# size, then objects, each starting "LOBJ", header size (u16), version (u16),
+# object size (u32), type (u32), padded to 4 bytes.
+_BLF_OBJECT = struct.Struct("<4sHHLL")
+
+
+def blf_truncation(path: Path) -> str | None:
+    """Why a BLF file is not whole (its last object runs past the end), or None.
+
+    python-can's reader stops quietly at a cut container, so a file copied
+    half-way decoded 34 of its 132 frames with no word. Only the object
+    headers are read (seeking over the data), so this is cheap.
+    """
+    with path.open("rb") as f:
+        f.seek(0, io.SEEK_END)
+        size = f.tell()
+        f.seek(0)
+        head = f.read(8)
+        if len(head) < 8:
+            return "file ends inside its header"
+        offset = struct.unpack_from("<L", head, 4)[0]
+        while offset < size:
+            f.seek(offset)
+            raw = f.read(_BLF_OBJECT.size)
+            if len(raw) < _BLF_OBJECT.size:
+                return "file ends in the middle of a record"
+            signature, _, _, obj_size, _ = _BLF_OBJECT.unpack(raw)
+            if signature != b"LOBJ" or obj_size < _BLF_OBJECT.size:
+                return f"no record at byte {offset} (damaged file)"
+            if offset + obj_size > size:
+                return "file ends in the middle of a record"
+            offset += obj_size + obj_size % 4
+    return None
 
 
 def _position_of(reader: Any) -> Callable[[], int]:

@@ -44,6 +44,7 @@ from active_cli.logs.can_reader import (
 )
 from active_cli.logs.fast_decode import DEFAULT_CACHE_SIZE, FastDecoder
 from active_cli.logs.rs485_log import RS485_LOG_SUFFIX, Rs485LogReader, Rs485Record
+from active_cli.sanitize import printable
 
 OutputFormat = Literal["csv", "jsonl"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "jsonl")
@@ -87,6 +88,7 @@ class DecodeSummary:
     last_error: str | None = None
     cache_hits: int = 0
     unknown_ids: list[str] = field(default_factory=list)  # the first few, for the summary
+    too_long_lines: int = 0  # skipped: longer than logs.lines.MAX_LINE_CHARS
 
 
 Progress = Callable[[int], None]
@@ -107,16 +109,21 @@ def decode_log(
     (``.rs485`` or a CAN log suffix). `progress(bytes_read)` is called now and then."""
     if bus_of(path) == "rs485":
         with Rs485LogReader(path) as rs485:
-            return decode_rs485_records(
+            summary = decode_rs485_records(
                 rs485, out, options, progress=_every(progress, rs485.position, 256)
             )
+            summary.too_long_lines = rs485.lines.too_long
+            return summary
     with CanLogReader(path) as reader:
         decoder = CanStreamDecoder(options)
         if reader.fast:
-            return decoder.decode_candump(reader, out, progress=progress, path=str(path))
-        return decoder.decode_frames(
-            reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY)
-        )
+            summary = decoder.decode_candump(reader, out, progress=progress, path=str(path))
+        else:
+            summary = decoder.decode_frames(
+                reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY)
+            )
+        summary.too_long_lines = reader.lines.too_long
+        return summary
 
 
 def _every(progress: Progress | None, position: Callable[[], int], n: int) -> Callable[[], None]:
@@ -137,8 +144,14 @@ def _every(progress: Progress | None, position: Callable[[], int], n: int) -> Ca
 
 
 def csv_field(text: str) -> str:
-    """RFC 4180 quoting, only where needed."""
-    if any(c in text for c in ',"\r\n') or text != text.strip():
+    """RFC 4180 quoting, only where needed, of text made `printable` first.
+
+    Strings in a CSV come from the bus or the file (the 0x35E name, a channel,
+    a frame in an error): an ESC in them would act on the terminal that shows
+    the CSV (``less``, ``cat``, a spreadsheet's preview), so it reads ``\x1b``.
+    """
+    text = printable(text)
+    if any(c in text for c in ',"') or text != text.strip():
         return '"' + text.replace('"', '""') + '"'
     return text
 
@@ -162,7 +175,13 @@ def _json_number(stamp: str) -> str:
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if text.isprintable():
+        return text
+    # json.dumps escapes C0 controls only: DEL, C1 (0x9B is an 8-bit CSI) and
+    # bidi overrides would reach a terminal raw. A \u escape keeps the exact
+    # value for any JSON reader.
+    return "".join(c if c.isprintable() else json.dumps(c, ensure_ascii=True)[1:-1] for c in text)
 
 
 class _Pattern:

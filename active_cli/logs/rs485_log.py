@@ -26,6 +26,8 @@ Fields are separated by one space; a frame never contains one unescaped.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,7 @@ from typing import IO, Literal, TextIO
 
 from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError, DecodeError
+from active_cli.logs.lines import LineStats, bounded_lines
 from active_cli.protocols import pylon_rs485
 from active_cli.protocols.pylon_rs485 import Command, Rtn
 
@@ -123,8 +126,13 @@ def parse_line(
     stamp, direction, frame_text = parts
     try:
         timestamp = datetime.fromisoformat(stamp)
-    except ValueError:
-        raise DataFileError(path, f"bad time {stamp!r} (ISO 8601)", line=number) from None
+        # Every reader turns the time into seconds since the epoch; a time
+        # without an offset is local, and 0001-01-01 shifted to UTC is year 0.
+        timestamp.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise DataFileError(
+            path, f"bad time {stamp!r} (ISO 8601, within the years 2-9998)", line=number
+        ) from None
     if direction not in DIRECTIONS:
         raise DataFileError(path, f"direction {direction!r} is not TX, RX or ??", line=number)
     try:
@@ -152,17 +160,35 @@ class Rs485LogWriter:
             self.file.write(f"# {line}\n")
         self.file.flush()
 
+    def comment_if_possible(self, text: str) -> None:
+        """`comment`, except on a file that already failed (full disk): the
+        frames are what matters, the closing summary is a courtesy."""
+        with contextlib.suppress(OSError, ValueError):
+            self.comment(text)
+
     def write(self, record: Rs485Record) -> None:
         self.file.write(format_line(record))
         self.file.flush()
         self.frames += 1
 
 
+def capture_lines(raw: IO[bytes], path: str, stats: LineStats) -> Iterator[tuple[int, str]]:
+    """(line number, text) of an RS485 capture, each line bounded (`logs.lines`);
+    DataFileError for a line that is not ASCII."""
+    text = io.TextIOWrapper(raw, encoding="latin-1", newline="")
+    for number, line in enumerate(bounded_lines(text, stats), 1):
+        if not line.isascii():
+            raise DataFileError(path, "not an RS485 capture: non-ASCII text", line=number)
+        yield number, line
+
+
 class Rs485LogReader(ClosesOnExit):
-    """Stream the records of an RS485 capture file (constant memory)."""
+    """Stream the records of an RS485 capture file (constant memory, whatever
+    its lines: over-long ones are skipped and counted in ``lines``)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.lines = LineStats()
         try:
             self.total_bytes = self.path.stat().st_size
             self._raw: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed in close()
@@ -180,13 +206,7 @@ class Rs485LogReader(ClosesOnExit):
 
     def __iter__(self) -> Iterator[Rs485Record]:
         path = str(self.path)
-        for number, raw_line in enumerate(self._raw, 1):
-            try:
-                line = raw_line.decode("ascii")
-            except UnicodeDecodeError:
-                raise DataFileError(
-                    path, "not an RS485 capture: non-ASCII text", line=number
-                ) from None
+        for number, line in capture_lines(self._raw, path, self.lines):
             record = parse_line(line, path=path, number=number)
             if record is not None:
                 yield record

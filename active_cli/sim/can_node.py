@@ -11,6 +11,11 @@ cantools through `protocols.pylon_can`.
 it stops charging when charge-enable drops, stops discharging when
 discharge-enable drops, charges when a force-charge flag is raised, and keeps
 the current inside CCL/DCL (a compliant inverter).
+
+Both follow the site's power switches: the battery's set goes out only while
+the master pack is on (`SimStack.master_on`), and the inverter sends and obeys
+only while ``InverterNode.powered``. Switching either on wakes its node, so the
+first frames follow at once instead of up to a period later.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BROADCAST_PERIOD_S = 1.0  # reference §2.1: the master sends its set once a second
+BROADCAST_PERIOD_S = 1.0  # Pylon LV CAN: the master sends its set once a second
 
 # 0x359 names -> 0x35A items (V1.3 carries the same conditions as alarm/warning pairs).
 _V13_PROTECTION = {
@@ -129,19 +134,30 @@ def _firmware_pair(firmware: str | None) -> tuple[int, int]:
 
 
 class _Periodic:
-    """A daemon thread calling `tick` every `period_s` until closed."""
+    """A daemon thread calling `tick` every `period_s` until closed.
+
+    ``ticks`` counts the cycles run (sending or not), so a test can tell that a
+    cycle has passed in which nothing was sent. `wake` runs the next cycle now
+    and restarts the cadence from there.
+    """
 
     def __init__(self, name: str, period_s: float) -> None:
         self.period_s = period_s
         self.errors: list[str] = []
+        self.ticks = 0
         self._stop = threading.Event()
+        self._nudge = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        self._nudge.set()
+
     def close(self) -> None:
         self._stop.set()
+        self._nudge.set()
         if self._thread.is_alive():  # never started when the site failed to start
             self._thread.join(timeout=2.0)
 
@@ -153,8 +169,11 @@ class _Periodic:
             except Exception as e:  # the simulated site must outlive one bad cycle ...
                 log.exception("%s: tick failed", self._thread.name)
                 self.errors.append(f"{self._thread.name}: {e!r}")  # ... but not hide it
+            self.ticks += 1
             next_at += self.period_s
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
+            if self._nudge.wait(max(0.0, next_at - time.monotonic())):
+                self._nudge.clear()
+                next_at = time.monotonic()
 
     def tick(self) -> None:
         raise NotImplementedError
@@ -168,7 +187,7 @@ class BatteryNode(_Periodic):
         stack: SimStack,
         bus: can.BusABC,
         *,
-        lock: threading.Lock,
+        lock: threading.Lock | threading.RLock,
         sync: Callable[[], None],
         period_s: float = BROADCAST_PERIOD_S,
     ) -> None:
@@ -187,14 +206,21 @@ class BatteryNode(_Periodic):
         while self._bus.recv(timeout=0.0) is not None:
             pass
         scenario = self._stack.scenario
+        with self._lock:
+            # Every cycle syncs, on or off: that is when switches scheduled on
+            # the site's clock take effect between RS485 requests.
+            self._sync()
+            if not self._stack.master_on:
+                return  # the master is off: nobody speaks for the stack
+            if scenario.faults.wrong_bitrate:
+                frames = []
+            else:
+                frames = battery_frames(self._stack.can_state(), pad_to_8=scenario.can_pad_to_8)
         if scenario.faults.wrong_bitrate:
             # At the wrong bitrate a listener's controller sees bit errors, never
             # a frame: that is what an error frame stands for on a python-can bus.
             self._bus.send(can.Message(is_error_frame=True, arbitration_id=0, data=b""))
             return
-        with self._lock:
-            self._sync()
-            frames = battery_frames(self._stack.can_state(), pad_to_8=scenario.can_pad_to_8)
         for arbitration_id, data in frames:
             self._bus.send(
                 can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=False)
@@ -203,23 +229,31 @@ class BatteryNode(_Periodic):
 
 
 class InverterNode(_Periodic):
-    """A Pylon-protocol inverter: 0x305 keep-alive and obedience to the battery's flags."""
+    """A Pylon-protocol inverter: 0x305 keep-alive and obedience to the battery's flags.
+
+    While ``powered`` is False it neither sends nor obeys (what it hears is
+    dropped). The site owns the switch and sets it under its lock.
+    """
 
     def __init__(
         self,
         stack: SimStack,
         bus: can.BusABC,
         *,
-        lock: threading.Lock,
+        lock: threading.Lock | threading.RLock,
         sync: Callable[[], None],
+        powered: bool = True,
     ) -> None:
         scenario = stack.scenario
         super().__init__("sim-can-inverter", scenario.heartbeat_period_s)
+        self.powered = powered
         self._stack = stack
         self._bus = bus
         self._lock = lock
         self._sync = sync
-        self._demand_a = sum(p.demand_a for p in stack.packs)
+        # What the site asks of the stack: the scenario's pack currents (the
+        # packs' own demand may be zero while the inverter is still off).
+        self._demand_a = sum(p.spec.current_a for p in stack.packs)
         self.heartbeats_sent = 0
         self.last_state: CanStackState | None = None
 
@@ -230,6 +264,8 @@ class InverterNode(_Periodic):
         while (message := self._bus.recv(timeout=0.0)) is not None:
             if not message.is_error_frame:
                 builder.feed(message.arbitration_id, bytes(message.data))
+        if not self.powered:
+            return
         state = builder.state()
         if state is not None:
             self.last_state = state

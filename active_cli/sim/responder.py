@@ -5,11 +5,12 @@ client uses, plus the line faults a scenario asks for (duplicate addresses,
 packs that stop answering, noise, corrupted checksums). The transport
 (`rs485_server.py`) only paces the bytes.
 
-Addressing as real packs do it (reference §3.4, §6): the pack set to the
+Addressing as real packs do it (the Pylontech RS485 protocol): the pack set to the
 header's ADR answers; ADR 0 reaches the master for 0x4F/0x51 (what
 python-pylontech sends); INFO FF at the master returns every pack; an address
 nobody has gets silence; an unknown command gets RTN 04; a request with a bad
-CHKSUM/LENGTH gets RTN 02/03 from the addressed pack.
+CHKSUM/LENGTH gets RTN 02/03 from the addressed pack. A pack that is switched
+off hears nothing: it is silent, and it is left out of the master's INFO FF.
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ from active_cli.protocols.pylon_rs485 import (
     SystemParameters,
     Variant,
 )
+from active_cli.sim.pack_facts import parse_firmware
 from active_cli.sim.stack import (
     MODULE_OVER_VOLTAGE_ALARM_V,
     MODULE_UNDER_VOLTAGE_ALARM_V,
     LimitState,
     SimPack,
     SimStack,
-    parse_firmware,
 )
 
 _STATE: dict[LimitState, State] = {
@@ -54,7 +55,7 @@ _STATE: dict[LimitState, State] = {
     "fault": State.OTHER_FAULT,
 }
 
-# Pylontech 0x44 Status1..Status3 bits (reference §3.4) from the pack's names.
+# Pylontech 0x44 Status1..Status3 bits from the pack's names.
 _PYLON_STATUS: dict[str, tuple[int, int]] = {
     "module_under_voltage": (0, 7),
     "charge_over_temperature": (0, 6),
@@ -177,7 +178,7 @@ def management_of(pack: SimPack, stack: SimStack) -> ManagementInfo:
         charge_voltage_limit_v=stack.scenario.charge_voltage_limit_v,
         discharge_voltage_limit_v=stack.scenario.discharge_voltage_limit_v,
         charge_current_limit_a=round(pack.charge_limit_a, 1),
-        # Real packs send the discharge limit negative (reference §3.4, R8).
+        # Real packs send the discharge limit negative (seen in public captures).
         discharge_current_limit_a=-round(pack.discharge_limit_a, 1),
         charge_enable=pack.charge_enable,
         discharge_enable=pack.discharge_enable,
@@ -199,7 +200,7 @@ class Rs485Responder:
         self,
         stack: SimStack,
         *,
-        lock: threading.Lock | None = None,
+        lock: threading.Lock | threading.RLock | None = None,
         sync: Callable[[], None] = lambda: None,
     ) -> None:
         self.stack = stack
@@ -252,7 +253,7 @@ class Rs485Responder:
         return rs.build_response(error.adr, b"", ver=_variant(packs[0]).ver, rtn=error.rtn)
 
     def _reply_error(self, adr: int, rtn: Rtn) -> bytes | None:
-        packs = self.stack.packs_at(adr)
+        packs = self.stack.answering_at(adr)
         if not packs:
             return None
         return rs.build_response(adr, b"", ver=_variant(packs[0]).ver, rtn=rtn)
@@ -276,11 +277,11 @@ class Rs485Responder:
         subject = pack
         if not group and request.target_adr not in (None, adr):
             # INFO names another pack: the master relays for the slaves behind it.
-            others = self.stack.packs_at(request.target_adr)
+            others = self.stack.answering_at(request.target_adr)
             if not others or pack is not self.stack.master:
                 return rs.build_response(adr, b"", ver=ver, rtn=Rtn.ADR_ERROR)
             subject = others[0]
-        members = sorted(self.stack.packs, key=lambda p: p.address) if group else [subject]
+        members = sorted(self.stack.powered_packs, key=lambda p: p.address) if group else [subject]
         value = len(members) if group else subject.address
         if command == Command.ANALOG:
             analog = AnalogResponse(0x11, value, tuple(analog_of(p) for p in members))

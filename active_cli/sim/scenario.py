@@ -5,17 +5,13 @@ and ship inside the wheel) read into frozen dataclasses: `Scenario`, one
 `PackSpec` per pack and a `FaultSpec`. Reading is strict, because a typo in a
 fault setting would otherwise simulate a healthy site and hide the very problem
 the scenario is for: unknown keys, wrong types and out-of-range values raise
-`DataFileError` naming the key and its line. tomllib reports no line numbers
-for keys, so a small scanner maps each dotted key to the line that set it.
+`DataFileError` naming the key and its line, read through
+`active_cli.datafile` like every data file of `active`.
 The file format is documented in docs/simulator.md.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -24,14 +20,15 @@ from pathlib import Path
 from typing import Final, Literal, cast
 
 from active_cli import spec
+from active_cli.datafile import DataDocument, DataTable
+from active_cli.datafile import describe_value as _kind
 from active_cli.errors import DataFileError
-from active_cli.sim.stack import (
+from active_cli.sim.lfp import pack_rest_voltage_range_v, soc_for_pack_voltage
+from active_cli.sim.pack_facts import (
     OPEN_SENSOR_TEMP_C,
     TEMPERATURE_SENSOR_NAMES,
     default_serial,
-    pack_rest_voltage_range_v,
     parse_firmware,
-    soc_for_pack_voltage,
 )
 
 Addressing = Literal["sequential", "pylon"]
@@ -40,7 +37,7 @@ Rs485Protocol = Literal["pylon", "pace"]
 VoltageScale = Literal["0.01 V", "0.1 V"]
 
 # Sequential: master at 1, slaves 2, 3, ... (PACE-style DIP addresses).
-# Pylon: master at 2, slaves 3, 4, ... (reference/protocols.md §3.6).
+# Pylon: master at 2, slaves 3, 4, ... (how Pylontech stacks number their packs).
 FIRST_ADDRESS: Final[Mapping[str, int]] = {"sequential": 1, "pylon": 2}
 
 # 16 x 3.50 V: a usual absorption voltage for 16S LFP, below the manual's 57.6 V
@@ -50,6 +47,17 @@ DEFAULT_CHARGE_VOLTAGE_LIMIT_V: Final = 56.0
 DEFAULT_DISCHARGE_VOLTAGE_LIMIT_V: Final = round(
     spec.CELLS_IN_SERIES * spec.CELL_UNDER_VOLTAGE_ALARM_V, 1
 )
+# Ranges are what the wire fields carry, so a scenario that loads never makes
+# the simulator fail to encode a reply:
+# 0x42 cycle count: u16.
+MAX_CYCLES: Final = 0xFFFF
+# 0x42 pack voltage is u16 mV (65.535 V): 16 cells pinned at 4095 mV still fit.
+MAX_CELL_MV: Final = 0xFFFF // spec.CELLS_IN_SERIES
+# PACE 0x42 capacities are u16 in 10 mAh (655.35 Ah), the narrower of the two variants.
+MAX_CAPACITY_AH: Final = 655.0
+# CAN 0x351 CCL/DCL are s16 in 0.1 A (3276.7 A) for the whole stack: 16 packs
+# x 204.7 A fit, and so do the RS485 0x47/0x92 fields (PACE: s16 in 10 mA).
+MAX_CURRENT_LIMIT_PER_PACK_A: Final = 204.7
 BAUD_RATES: Final = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 CAN_BITRATES: Final = (
     10_000,
@@ -147,6 +155,10 @@ class Scenario:
     seed: int = 0
     faults: FaultSpec = field(default_factory=FaultSpec)
     source: str = ""
+    # [power]: whether the packs and the inverter are switched on when the site
+    # starts (a commissioning rehearsal starts with everything off).
+    packs_start_on: bool = True
+    inverter_start_on: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.packs) <= spec.MAX_PACKS_IN_PARALLEL:
@@ -185,9 +197,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     )
     if not looks_like_path and text_name in builtin_scenario_names():
         resource = _builtin_folder() / f"{text_name}.toml"
-        return parse_scenario(
-            resource.read_text(encoding="utf-8"), source=str(resource), default_name=text_name
-        )
+        return _from_document(DataDocument.read(resource, what="scenario"), text_name)
     path = Path(name_or_path)
     if not path.is_file():
         names = ", ".join(builtin_scenario_names())
@@ -196,13 +206,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             "no such scenario file, and no built-in scenario of that name",
             hint=f"built-in scenarios: {names}",
         )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataFileError(str(path), f"not UTF-8 text ({e.reason})") from e
-    except OSError as e:
-        raise DataFileError(str(path), f"cannot read: {e.strerror or e}") from e
-    return parse_scenario(text, source=str(path), default_name=path.stem)
+    return _from_document(DataDocument.read(path, what="scenario"), path.stem)
 
 
 # --- parsing ------------------------------------------------------------------------
@@ -220,6 +224,7 @@ _TOP_KEYS: Final = (
     "defaults",
     "pack",
     "faults",
+    "power",
 )
 _PACK_KEYS: Final = (
     "address",
@@ -244,14 +249,11 @@ _DEFAULTS_KEYS: Final = tuple(k for k in _PACK_KEYS if k not in ("address", "ser
 
 def parse_scenario(text: str, *, source: str = "<scenario>", default_name: str = "") -> Scenario:
     """Parse scenario TOML text; `source` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        match = re.search(r"line (\d+)", str(e))
-        line = int(match.group(1)) if match else None
-        raise DataFileError(source, f"TOML syntax error: {e}", line=line) from e
-    doc = _Doc(source, text)
-    return _Parser(doc).scenario(data, default_name)
+    return _from_document(DataDocument.parse(text, source=source, what="scenario"), default_name)
+
+
+def _from_document(document: DataDocument, default_name: str) -> Scenario:
+    return _Parser(_Doc(document)).scenario(document.data, default_name)
 
 
 @dataclass
@@ -312,6 +314,8 @@ class _Parser:
             "discharge_current_per_pack_a",
         )
         d.check_keys(bms, "bms", bms_keys)
+        power = d.table(data, "", "power")
+        d.check_keys(power, "power", ("packs", "inverter"))
 
         packs = self.packs(data, addressing, seed)
         faults, packs = self.faults(data, packs, addressing)
@@ -357,14 +361,21 @@ class _Parser:
             charge_voltage_limit_v=cvl,
             discharge_voltage_limit_v=dvl,
             charge_current_per_pack_a=d.get_float(
-                bms, "bms", "charge_current_per_pack_a", per_pack, 0.0, 1000.0
+                bms, "bms", "charge_current_per_pack_a", per_pack, 0.0, MAX_CURRENT_LIMIT_PER_PACK_A
             ),
             discharge_current_per_pack_a=d.get_float(
-                bms, "bms", "discharge_current_per_pack_a", per_pack, 0.0, 1000.0
+                bms,
+                "bms",
+                "discharge_current_per_pack_a",
+                per_pack,
+                0.0,
+                MAX_CURRENT_LIMIT_PER_PACK_A,
             ),
             seed=seed,
             faults=faults,
             source=d.source,
+            packs_start_on=d.get_choice(power, "power", "packs", "on", ("on", "off")) == "on",
+            inverter_start_on=d.get_choice(power, "power", "inverter", "on", ("on", "off")) == "on",
         )
 
     # --- packs -------------------------------------------------------------------
@@ -443,9 +454,9 @@ class _Parser:
         if "current_a" in table:
             draft.current_a = d.get_float(table, prefix, "current_a", 0.0, -1000.0, 1000.0)
         if "cycles" in table:
-            draft.cycles = d.get_int(table, prefix, "cycles", 0, 0, 100_000)
+            draft.cycles = d.get_int(table, prefix, "cycles", 0, 0, MAX_CYCLES)
         if "capacity_ah" in table:
-            draft.capacity_ah = d.get_float(table, prefix, "capacity_ah", 0.0, 1.0, 2000.0)
+            draft.capacity_ah = d.get_float(table, prefix, "capacity_ah", 0.0, 1.0, MAX_CAPACITY_AH)
         if "device_name" in table:
             draft.device_name = d.get_str(table, prefix, "device_name", "", max_len=10, min_len=1)
         if "manufacturer" in table:
@@ -482,7 +493,7 @@ class _Parser:
             key = f"{prefix}.cells_mv.{cell}"
             if not cell.isdigit() or not 1 <= int(cell) <= spec.CELLS_IN_SERIES:
                 raise d.error(key, f"cells are numbered 1..16, not {cell!r}")
-            out[int(cell)] = d.get_int(cells, f"{prefix}.cells_mv", cell, 0, 0, 5000)
+            out[int(cell)] = d.get_int(cells, f"{prefix}.cells_mv", cell, 0, 0, MAX_CELL_MV)
         return out
 
     def temperatures(self, table: Mapping[str, object], prefix: str) -> dict[str, float]:
@@ -645,58 +656,27 @@ class _Parser:
 # --- validation helpers ---------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return f"the integer {value}"
-    if isinstance(value, float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return f"a {type(value).__name__}"
-
-
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
 class _Doc:
-    """The file being read: its name, and the line of every key in it."""
+    """The file being read, through `active_cli.datafile`: its name, the line of every
+    key and the one wording of every error. The parser walks the parsed tables and
+    asks here for each value by (table, its dotted prefix, key)."""
 
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = _key_lines(text)
+    def __init__(self, document: DataDocument) -> None:
+        self.document = document
+        self.source = document.source
 
-    def line_of(self, key: str) -> int | None:
-        """The line that set `key`, else the nearest enclosing key or table."""
-        candidate = key
-        while candidate:
-            if candidate in self.lines:
-                return self.lines[candidate]
-            cut = max(candidate.rfind("."), candidate.rfind("["))
-            if cut <= 0:
-                break
-            candidate = candidate[:cut]
-        return None
+    def _at(self, table: Mapping[str, object], prefix: str) -> DataTable:
+        return DataTable(self.document, prefix, table)
 
     def error(self, key: str, reason: str, hint: str | None = None) -> DataFileError:
-        return DataFileError(self.source, reason, key=key, line=self.line_of(key), hint=hint)
+        return self.document.error(key, reason, hint)
 
     def check_keys(self, table: Mapping[str, object], prefix: str, known: Collection[str]) -> None:
-        for name in table:
-            if name not in known:
-                close = difflib.get_close_matches(name, list(known), n=1)
-                where = f"in [{prefix}]" if prefix else "at the top level"
-                reason = f"unknown key {name!r} {where}"
-                reason += f"; did you mean {close[0]!r}?" if close else ""
-                raise self.error(
-                    _join(prefix, name), reason, hint="known keys: " + ", ".join(known)
-                )
+        self._at(table, prefix).check_keys(known)
 
     def table(self, table: Mapping[str, object], prefix: str, name: str) -> dict[str, object]:
         value = table.get(name, {})
@@ -707,14 +687,7 @@ class _Doc:
     def get_int(
         self, table: Mapping[str, object], prefix: str, name: str, default: int, lo: int, hi: int
     ) -> int:
-        if name not in table:
-            return default
-        value = table[name]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self.error(_join(prefix, name), f"expected an integer, got {_kind(value)}")
-        if not lo <= value <= hi:
-            raise self.error(_join(prefix, name), f"must be between {lo} and {hi}, got {value}")
-        return value
+        return self._at(table, prefix).get_int(name, default, min=lo, max=hi)
 
     def get_int_choice(
         self,
@@ -724,11 +697,7 @@ class _Doc:
         default: int,
         choices: tuple[int, ...],
     ) -> int:
-        value = self.get_int(table, prefix, name, default, min(choices), max(choices))
-        if value not in choices:
-            listed = ", ".join(str(c) for c in choices)
-            raise self.error(_join(prefix, name), f"must be one of {listed}, got {value}")
-        return value
+        return self._at(table, prefix).get_int(name, default, choices=choices)
 
     def get_float(
         self,
@@ -739,23 +708,10 @@ class _Doc:
         lo: float,
         hi: float,
     ) -> float:
-        if name not in table:
-            return default
-        value = table[name]
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise self.error(_join(prefix, name), f"expected a number, got {_kind(value)}")
-        number = float(value)
-        if not math.isfinite(number) or not lo <= number <= hi:
-            raise self.error(_join(prefix, name), f"must be between {lo:g} and {hi:g}, got {value}")
-        return number
+        return self._at(table, prefix).get_float(name, default, min=lo, max=hi)
 
     def get_bool(self, table: Mapping[str, object], prefix: str, name: str, default: bool) -> bool:
-        if name not in table:
-            return default
-        value = table[name]
-        if not isinstance(value, bool):
-            raise self.error(_join(prefix, name), f"expected true or false, got {_kind(value)}")
-        return value
+        return self._at(table, prefix).get_bool(name, default)
 
     def get_str(
         self,
@@ -768,18 +724,10 @@ class _Doc:
         min_len: int = 0,
         ascii_only: bool = True,
     ) -> str:
-        if name not in table:
-            return default
-        value = table[name]
-        key = _join(prefix, name)
-        if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_kind(value)}")
-        if not min_len <= len(value) <= max_len:
-            raise self.error(key, f"must be {min_len}..{max_len} characters, got {len(value)}")
-        # These strings go on the wire as ASCII (RS485 0x51/0x93, CAN 0x35E).
-        if ascii_only and not (value.isascii() and value.isprintable()):
-            raise self.error(key, f"must be printable ASCII, got {value!r}")
-        return value
+        # ASCII by default: these strings go on the wire (RS485 0x51/0x93, CAN 0x35E).
+        return self._at(table, prefix).get_str(
+            name, default, min_len=min_len, max_len=max_len, ascii_only=ascii_only
+        )
 
     def get_choice(
         self,
@@ -789,133 +737,4 @@ class _Doc:
         default: str,
         choices: tuple[str, ...],
     ) -> str:
-        value = self.get_str(table, prefix, name, default, max_len=64)
-        if value not in choices:
-            listed = ", ".join(repr(c) for c in choices)
-            raise self.error(_join(prefix, name), f"must be one of {listed}, got {value!r}")
-        return value
-
-
-# --- key -> line map ------------------------------------------------------------------
-
-_BARE: Final = r"[A-Za-z0-9_-]+"
-_QUOTED: Final = r'"(?:[^"\\]|\\.)*"|\'[^\']*\''
-_PART: Final = rf"(?:{_BARE}|{_QUOTED})"
-_DOTTED: Final = rf"{_PART}(?:\s*\.\s*{_PART})*"
-_ARRAY_HEADER_RE: Final = re.compile(rf"^\s*\[\[\s*({_DOTTED})\s*\]\]")
-_HEADER_RE: Final = re.compile(rf"^\s*\[\s*({_DOTTED})\s*\]")
-_KEYVAL_RE: Final = re.compile(rf"^\s*({_DOTTED})\s*=")
-_INLINE_KEY_RE: Final = re.compile(rf"\s*({_DOTTED})\s*=")
-_PART_RE: Final = re.compile(_PART)
-
-
-def _parts(dotted: str) -> list[str]:
-    return [p[1:-1] if p[:1] in "\"'" else p for p in _PART_RE.findall(dotted)]
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """Map every dotted key path ("pack.3.cells_mv.7", "faults.stop_answering[0].address")
-    to the 1-based line that sets it. Only called on text tomllib has accepted."""
-    lines: dict[str, int] = {}
-    rows = text.splitlines()
-    table: list[str] = []
-    array_counts: dict[str, int] = {}
-    row = 0
-    while row < len(rows):
-        raw = rows[row]
-        if match := _ARRAY_HEADER_RE.match(raw):
-            base = ".".join(_parts(match.group(1)))
-            index = array_counts.get(base, 0)
-            array_counts[base] = index + 1
-            table = [f"{base}[{index}]"]
-            lines.setdefault(base, row + 1)
-            lines.setdefault(table[0], row + 1)
-            row += 1
-        elif match := _HEADER_RE.match(raw):
-            table = _parts(match.group(1))
-            for k in range(1, len(table) + 1):
-                lines.setdefault(".".join(table[:k]), row + 1)
-            row += 1
-        elif match := _KEYVAL_RE.match(raw):
-            parts = [*table, *_parts(match.group(1))]
-            for k in range(len(table) + 1, len(parts) + 1):
-                lines.setdefault(".".join(parts[:k]), row + 1)
-            row = _scan_value(rows, row, match.end(), ".".join(parts), lines)
-        else:
-            row += 1
-    return lines
-
-
-@dataclass
-class _Frame:
-    kind: str  # "[" or "{"
-    path: str
-    index: int = 0
-    expect_key: bool = False
-    last_key: str = ""
-
-
-def _scan_value(rows: list[str], row: int, col: int, path: str, lines: dict[str, int]) -> int:
-    """Walk one value (maybe multi-line), recording keys of inline tables in it.
-
-    Returns the index of the first row after the value.
-    """
-    frames: list[_Frame] = []
-    quote: str | None = None
-    while row < len(rows):
-        text = rows[row]
-        pos = col
-        while pos < len(text):
-            ch = text[pos]
-            if quote is not None:
-                if ch == "\\" and quote in ('"', '"""'):
-                    pos += 2
-                elif text.startswith(quote, pos):
-                    pos += len(quote)
-                    quote = None
-                else:
-                    pos += 1
-                continue
-            top = frames[-1] if frames else None
-            if (
-                top is not None
-                and top.kind == "{"
-                and top.expect_key
-                and (match := _INLINE_KEY_RE.match(text, pos))
-            ):
-                top.last_key = ".".join(_parts(match.group(1)))
-                lines.setdefault(f"{top.path}.{top.last_key}", row + 1)
-                top.expect_key = False
-                pos = match.end()
-                continue
-            if ch == "#":
-                break
-            if text.startswith('"""', pos) or text.startswith("'''", pos):
-                quote = text[pos : pos + 3]
-                pos += 3
-                continue
-            if ch in "\"'":
-                quote = ch
-            elif ch in "[{":
-                if top is None:
-                    child = path
-                elif top.kind == "[":
-                    child = f"{top.path}[{top.index}]"
-                else:
-                    child = f"{top.path}.{top.last_key}"
-                lines.setdefault(child, row + 1)
-                frames.append(_Frame(ch, child, expect_key=ch == "{"))
-            elif ch in "]}":
-                if frames:
-                    frames.pop()
-            elif ch == "," and top is not None:
-                if top.kind == "[":
-                    top.index += 1
-                else:
-                    top.expect_key = True
-            pos += 1
-        row += 1
-        col = 0
-        if not frames and quote is None:
-            return row
-    return row
+        return self._at(table, prefix).get_str(name, default, choices=choices)

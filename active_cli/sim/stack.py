@@ -15,88 +15,19 @@ aggregates the packs the way the master pack reports the stack on CAN
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import functools
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from active_cli import spec
 from active_cli.model import CanStackState, ChargeLimits, PackReading, RequestFlags
-
-if TYPE_CHECKING:
-    from active_cli.sim.scenario import PackSpec, Scenario
-
-# --- LFP open-circuit voltage --------------------------------------------------
-# Rest voltage of one LiFePO4 cell against the BMS's SOC (our table, shaped like
-# published LFP curves): steep below ~10 % and above ~95 %, and a flat plateau
-# of ~3.26-3.35 V in between. The plateau is why a small pack-voltage spread can
-# hide a large SOC difference (reference/protocols.md §7). 0 % sits at the cell
-# under-voltage alarm (2.90 V): that is where a BMS recalibrates its SOC to zero.
-LFP_OCV_CURVE: Final[tuple[tuple[float, float], ...]] = (
-    (0.0, 2.900),
-    (3.0, 3.050),
-    (6.0, 3.150),
-    (10.0, 3.220),
-    (15.0, 3.255),
-    (20.0, 3.268),
-    (30.0, 3.283),
-    (40.0, 3.295),
-    (50.0, 3.305),
-    (60.0, 3.315),
-    (70.0, 3.324),
-    (80.0, 3.330),
-    (90.0, 3.338),
-    (95.0, 3.345),
-    (97.0, 3.370),
-    (99.0, 3.420),
-    (100.0, 3.450),
-)
-_OCV_SOC = tuple(p[0] for p in LFP_OCV_CURVE)
-_OCV_V = tuple(p[1] for p in LFP_OCV_CURVE)
-
-
-def ocv_v(soc_pct: float) -> float:
-    """Rest voltage of one cell at `soc_pct` (clamped to 0..100), by interpolation."""
-    soc = min(100.0, max(0.0, soc_pct))
-    i = bisect.bisect_right(_OCV_SOC, soc)
-    if i >= len(_OCV_SOC):
-        return _OCV_V[-1]
-    s0, s1 = _OCV_SOC[i - 1], _OCV_SOC[i]
-    v0, v1 = _OCV_V[i - 1], _OCV_V[i]
-    return v0 + (v1 - v0) * (soc - s0) / (s1 - s0)
-
-
-def soc_from_ocv(cell_v: float) -> float:
-    """The SOC whose rest voltage is `cell_v` (the inverse of `ocv_v`, clamped)."""
-    if cell_v <= _OCV_V[0]:
-        return 0.0
-    if cell_v >= _OCV_V[-1]:
-        return 100.0
-    i = bisect.bisect_right(_OCV_V, cell_v)
-    v0, v1 = _OCV_V[i - 1], _OCV_V[i]
-    s0, s1 = _OCV_SOC[i - 1], _OCV_SOC[i]
-    return s0 + (s1 - s0) * (cell_v - v0) / (v1 - v0)
-
-
-def pack_rest_voltage_range_v() -> tuple[float, float]:
-    """Lowest and highest rest voltage a 16S pack of this model can show."""
-    n = spec.CELLS_IN_SERIES
-    return (round(n * _OCV_V[0], 3), round(n * _OCV_V[-1], 3))
-
-
-def soc_for_pack_voltage(voltage_v: float, cell_offsets_mv: Iterable[int] = ()) -> float:
-    """The SOC at which a pack rests at `voltage_v` (sum of cells, no current).
-
-    Cell offsets shift the pack voltage by their sum, so they are taken off
-    before inverting the OCV curve.
-    """
-    offset_v = sum(cell_offsets_mv) / 1000.0
-    return soc_from_ocv((voltage_v - offset_v) / spec.CELLS_IN_SERIES)
-
+from active_cli.sim.lfp import ocv_v, soc_for_pack_voltage
+from active_cli.sim.pack_facts import TEMPERATURE_SENSOR_NAMES, default_serial
+from active_cli.sim.scenario import PackSpec, Scenario
 
 # --- Model constants (our choices; the manual gives none of these) -------------
 # 10 mOhm per pack including the BMS switches (the high end of spec.py's range;
@@ -121,8 +52,6 @@ DEFAULT_CELL_SPREAD_MV: Final = 4  # default offsets drawn in -4..+4 mV
 # but gives no number; 85/90 C are usual for BMS power stages (our choice).
 MOS_ALARM_C: Final = 85.0
 MOS_PROTECT_C: Final = 90.0
-# An open NTC channel that the BMS passes through as raw 0 (0.1 K): -273.1 C.
-OPEN_SENSOR_TEMP_C: Final = -273.1
 # Derating bands (our choice, documented in docs/simulator.md): the limit falls
 # linearly to zero over the last 5 C before each temperature limit, and over the
 # last 10 % of SOC before full (charge) or empty (discharge).
@@ -165,7 +94,7 @@ PACK_ALARM_NAMES: Final = (
     "mos_high_temperature",
     "cell_imbalance",
 )
-# The stack's names, in Pylon CAN 0x359 bit order (reference §2.2).
+# The stack's names, in Pylon CAN 0x359 bit order.
 CAN_PROTECTION_NAMES: Final = (
     "over_voltage",  # byte 0 b1
     "under_voltage",  # byte 0 b2
@@ -251,7 +180,6 @@ MODULE_UNDER_VOLTAGE_PROTECT_V: Final = _N * spec.CELL_UNDER_VOLTAGE_PROTECT_V  
 MODULE_UNDER_VOLTAGE_ALARM_V: Final = _N * spec.CELL_UNDER_VOLTAGE_ALARM_V  # 46.4 V
 
 LimitState = Literal["normal", "below", "above", "fault"]
-TEMPERATURE_SENSOR_NAMES: Final = ("1", "2", "3", "4", "mos", "bms")
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -300,29 +228,6 @@ def _derived(method: Callable[[SimPack], _T]) -> Callable[[SimPack], _T]:
     return wrapper
 
 
-def default_serial(position: int, seed: int = 0) -> str:
-    """A believable, unique 16-character serial for the pack at `position` (1-based)."""
-    # 104729 is prime, so positions 1..16 never collide modulo 10**7.
-    number = (seed * 7919 + position * 104729) % 10_000_000
-    return f"ACT162406{number:07d}"
-
-
-def parse_firmware(firmware: str) -> tuple[int, ...]:
-    """Parse a firmware string: "V1.3.0" -> (1, 3, 0); ValueError for anything else.
-
-    Two or three dot-separated numbers 0..255, optionally after a "V": the
-    RS485 0x96 reply carries the version as bytes.
-    """
-    text = firmware[1:] if firmware[:1] in ("V", "v") else firmware
-    parts = text.split(".")
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-        raise ValueError(f"firmware {firmware!r} is not like 'V1.3.0' or '1.3'")
-    numbers = tuple(int(p) for p in parts)
-    if any(n > 255 for n in numbers):
-        raise ValueError(f"firmware {firmware!r}: each number must be 0..255")
-    return numbers
-
-
 @dataclass(frozen=True)
 class PackLimitStates:
     """Per-item limit states, as the RS485 0x44 alarm reply lists them.
@@ -346,6 +251,10 @@ class SimPack:
     its limits). Cell voltages and temperatures are stored measurements that
     `advance` updates; everything else is derived on each read.
 
+    ``powered`` is the pack's power switch. A pack that is off has its BMS
+    asleep and its MOSFETs open: no current flows (it only rests and cools),
+    it hears nothing on RS485, and the master leaves it out of the stack.
+
     To inject a fault while running, pin a value: ``pinned_cells_mv[index]``
     (0-based cell) or ``pinned_temps_c["3"]`` ("1".."4", "mos", "bms"); pinned
     values win over the physics from the next `advance` on (cells) or at once
@@ -364,6 +273,7 @@ class SimPack:
         follows_limits: bool = True,
         protocol_variant: str = "pylon",
         answer_limit: int | None = None,
+        powered: bool = True,
     ) -> None:
         self.spec = pack_spec
         self.position = position
@@ -381,6 +291,7 @@ class SimPack:
         self.discharge_current_max_a = discharge_current_max_a
         self.follows_limits = follows_limits
         self.answer_limit = answer_limit
+        self.powered = powered
         self.requests_seen = 0
         self.requests_served = 0
         self.ambient_c = pack_spec.temperature_c
@@ -538,7 +449,10 @@ class SimPack:
 
         A compliant inverter stays within the limits the BMS advertises; a
         non-compliant one pushes its full demand, which can trip over-current.
+        A pack that is off takes nothing: its switch has opened the path.
         """
+        if not self.powered:
+            return 0.0
         if not self.follows_limits:
             return self.demand_a
         return max(-self._base_discharge_limit_a(), min(self.demand_a, self._base_charge_limit_a()))
@@ -703,7 +617,13 @@ class SimPack:
         return self.answer_limit is None or self.requests_served < self.answer_limit
 
     def take_request(self) -> bool:
-        """Count one request addressed to this pack; True when the pack answers it."""
+        """Count one request addressed to this pack; True when the pack answers it.
+
+        A pack that is off hears nothing, so its requests are not counted either
+        (a "stop answering after N" fault counts only what it heard).
+        """
+        if not self.powered:
+            return False
         self.requests_seen += 1
         if not self.answering:
             return False
@@ -757,7 +677,8 @@ class SimPack:
             self._discharged_ah -= delta_ah
             while full > 0 and self._discharged_ah >= full:
                 self._discharged_ah -= full
-                self.cycles += 1
+                # A BMS's counter is a u16 on the wire: it stops there rather than wrap.
+                self.cycles = min(self.cycles + 1, 0xFFFF)
 
         heat_w = current * current * spec.PACK_INTERNAL_RESISTANCE_HIGH_OHM
         cell_target = self.ambient_c + heat_w / THERMAL_CONDUCTANCE_W_PER_K
@@ -800,6 +721,11 @@ class SimStack:
     ``packs[0]`` is the master: the pack wired to the inverter, which speaks
     for the whole stack on CAN. Packs keep their order from the scenario;
     addresses may repeat (the duplicate-address fault).
+
+    Only packs that are switched on (`SimPack.powered`) take part: they answer
+    on RS485 and make up the master's aggregate, so the CAN view (module count,
+    limits, SOC ...) follows the packs as they are switched on. The aggregate
+    needs at least one pack on; the CAN view needs the master on.
     """
 
     def __init__(self, scenario: Scenario, packs: list[SimPack], rng: random.Random) -> None:
@@ -828,6 +754,7 @@ class SimStack:
                 follows_limits=scenario.inverter_follows_limits,
                 protocol_variant=scenario.rs485_protocol,
                 answer_limit=limits.get(pack_spec.address),
+                powered=scenario.packs_start_on,
             )
             for i, pack_spec in enumerate(scenario.packs)
         ]
@@ -838,26 +765,50 @@ class SimStack:
         return self.packs[0]
 
     @property
+    def master_on(self) -> bool:
+        """True when the master is switched on (only then does the stack speak on CAN)."""
+        return self.master.powered
+
+    @property
+    def powered_packs(self) -> list[SimPack]:
+        """The packs switched on, in scenario order: the ones the aggregate is made of."""
+        return [p for p in self.packs if p.powered]
+
+    def _live(self) -> list[SimPack]:
+        live = self.powered_packs
+        if not live:
+            raise ValueError("every pack is switched off: the stack has no aggregate")
+        return live
+
+    @property
     def addresses(self) -> tuple[int, ...]:
         """Every address some pack answers at, sorted, each once."""
         return tuple(sorted({p.address for p in self.packs}))
 
     @property
     def duplicate_addresses(self) -> tuple[int, ...]:
-        """Addresses more than one pack is set to (their replies collide on the line)."""
-        return tuple(a for a in self.addresses if len(self.packs_at(a)) > 1)
+        """Addresses more than one pack that is on is set to (their replies collide)."""
+        return tuple(a for a in self.addresses if len(self.answering_at(a)) > 1)
 
     def packs_at(self, address: int) -> list[SimPack]:
-        """The packs set to `address`: none, one, or several (duplicate address)."""
+        """The packs set to `address`, on or off: none, one, or several (duplicate address)."""
         return [p for p in self.packs if p.address == address]
+
+    def answering_at(self, address: int) -> list[SimPack]:
+        """The packs set to `address` that are switched on (the ones that can reply)."""
+        return [p for p in self.packs_at(address) if p.powered]
 
     def take_request(self, address: int) -> list[SimPack]:
         """Count a request to `address`; return the packs that answer it."""
         return [p for p in self.packs_at(address) if p.take_request()]
 
     def set_current(self, total_a: float) -> None:
-        """Ask the stack for `total_a` (positive = charging), shared equally by the packs."""
-        share = total_a / len(self.packs)
+        """Ask the stack for `total_a` (positive = charging), shared equally by the packs on.
+
+        Every pack gets the share, so one switched on later takes its part at
+        once; a pack that is off ignores it.
+        """
+        share = total_a / max(1, len(self.powered_packs))
         for pack in self.packs:
             pack.demand_a = share
 
@@ -872,17 +823,19 @@ class SimStack:
     # --- the master's aggregate (CAN) view ----------------------------------------
     @property
     def module_count(self) -> int:
-        return len(self.packs)
+        """The packs the master counts: the ones switched on."""
+        return len(self.powered_packs)
 
     @property
     def voltage_v(self) -> float:
         """Mean pack voltage: the bus voltage the master reports (0x356)."""
-        return sum(p.voltage_v for p in self.packs) / len(self.packs)
+        live = self._live()
+        return sum(p.voltage_v for p in live) / len(live)
 
     @property
     def current_a(self) -> float:
         """Total stack current (positive = charging)."""
-        return sum(p.current_a for p in self.packs)
+        return sum(p.current_a for p in self.powered_packs)
 
     @property
     def soc_pct(self) -> float:
@@ -891,47 +844,48 @@ class SimStack:
         Policy: the inverter must stop discharging when the emptiest pack is
         empty, so the master reports the lowest SOC rather than the mean.
         """
-        return min(p.soc_pct for p in self.packs)
+        return min(p.soc_pct for p in self._live())
 
     @property
     def soh_pct(self) -> float:
         """Lowest pack SOH (the weakest pack bounds the stack's usable capacity)."""
-        return min(p.soh_pct for p in self.packs)
+        return min(p.soh_pct for p in self._live())
 
     @property
     def temp_c(self) -> float:
         """Hottest valid cell sensor (0x356 temperature); falls back to the BMS board."""
-        valid = [t for p in self.packs for t in p.valid_cell_temperatures_c]
-        return max(valid) if valid else max(p.bms_temp_c for p in self.packs)
+        live = self._live()
+        valid = [t for p in live for t in p.valid_cell_temperatures_c]
+        return max(valid) if valid else max(p.bms_temp_c for p in live)
 
     @property
     def min_cell_v(self) -> float:
-        return min(p.min_cell_v for p in self.packs)
+        return min(p.min_cell_v for p in self._live())
 
     @property
     def max_cell_v(self) -> float:
-        return max(p.max_cell_v for p in self.packs)
+        return max(p.max_cell_v for p in self._live())
 
     @property
     def min_cell_temp_c(self) -> float:
         """Coldest cell sensor as read, dead sensors included (a real master passes them on)."""
-        return min(t for p in self.packs for t in p.temperatures_c)
+        return min(t for p in self._live() for t in p.temperatures_c)
 
     @property
     def max_cell_temp_c(self) -> float:
-        return max(t for p in self.packs for t in p.temperatures_c)
+        return max(t for p in self._live() for t in p.temperatures_c)
 
     @property
     def installed_capacity_ah(self) -> float:
-        return sum(p.design_ah for p in self.packs)
+        return sum(p.design_ah for p in self.powered_packs)
 
     @property
     def full_capacity_ah(self) -> float:
-        return sum(p.full_ah for p in self.packs)
+        return sum(p.full_ah for p in self.powered_packs)
 
     @property
     def remaining_ah(self) -> float:
-        return sum(p.remaining_ah for p in self.packs)
+        return sum(p.remaining_ah for p in self.powered_packs)
 
     def charge_limits(self) -> ChargeLimits:
         """CVL/DVL from the scenario; CCL/DCL = pack count x the most limited pack.
@@ -940,17 +894,18 @@ class SimStack:
         only as much as n times its most restricted pack allows: one hot, full
         or protected pack derates (or zeroes) the whole stack.
         """
-        n = len(self.packs)
+        live = self._live()
+        n = len(live)
         return ChargeLimits(
             charge_voltage_v=self.scenario.charge_voltage_limit_v,
-            charge_current_a=round(n * min(p.charge_limit_a for p in self.packs), 1),
-            discharge_current_a=round(n * min(p.discharge_limit_a for p in self.packs), 1),
+            charge_current_a=round(n * min(p.charge_limit_a for p in live), 1),
+            discharge_current_a=round(n * min(p.discharge_limit_a for p in live), 1),
             discharge_voltage_v=self.scenario.discharge_voltage_limit_v,
         )
 
     def protections(self) -> tuple[str, ...]:
         """Every pack's protections, mapped onto the CAN 0x359 names."""
-        found = {_CAN_PROTECTION_OF[n] for p in self.packs for n in p.protections}
+        found = {_CAN_PROTECTION_OF[n] for p in self.powered_packs for n in p.protections}
         return tuple(n for n in CAN_PROTECTION_NAMES if n in found)
 
     def alarms(self) -> tuple[str, ...]:
@@ -959,7 +914,7 @@ class SimStack:
         Two packs on one address break the link between the BMSes, which the
         master reports as an internal communication failure.
         """
-        found = {_CAN_ALARM_OF[n] for p in self.packs for n in p.alarms}
+        found = {_CAN_ALARM_OF[n] for p in self.powered_packs for n in p.alarms}
         if self.duplicate_addresses:
             found.add("internal_communication_fail")
         return tuple(n for n in CAN_ALARM_NAMES if n in found)
@@ -967,10 +922,11 @@ class SimStack:
     def request_flags(self) -> RequestFlags:
         """CAN 0x35C: enables from every pack's protections, force-charge from SOC."""
         soc = self.soc_pct
-        under_voltage = any("cell_under_voltage" in p.protections for p in self.packs)
+        live = self.powered_packs
+        under_voltage = any("cell_under_voltage" in p.protections for p in live)
         return RequestFlags(
-            charge_enable=all(p.charge_enable for p in self.packs),
-            discharge_enable=all(p.discharge_enable for p in self.packs),
+            charge_enable=all(p.charge_enable for p in live),
+            discharge_enable=all(p.discharge_enable for p in live),
             force_charge_1=soc <= FORCE_CHARGE_1_SOC_PCT,
             force_charge_2=soc <= FORCE_CHARGE_2_SOC_PCT or under_voltage,
             full_charge=False,
@@ -985,11 +941,14 @@ class SimStack:
             yield
 
     def readings(self) -> tuple[PackReading, ...]:
+        """Every pack that is on, as RS485 would read it."""
         with self._derive_once():
-            return tuple(p.reading() for p in self.packs)
+            return tuple(p.reading() for p in self.powered_packs)
 
     def can_state(self) -> CanStackState:
         """The stack as the master would put it on CAN (scenario's profile)."""
+        if not self.master_on:
+            raise ValueError("the master is switched off: it sends nothing on CAN")
         with self._derive_once():
             return self._can_state()
 
