@@ -198,13 +198,9 @@ def show_profile(profile: InverterProfile, *, wide: bool = False) -> None:
         f"[bold]{escape(profile.name)}[/]: {escape(profile.family)} "
         f"(confidence {profile.confidence.value})",
     )
-<<<<<<< HEAD
-    console.print(f"models: {escape(', '.join(profile.models))}")
-=======
     if profile.confidence_note:
-        console.print(f"why: {escape(profile.confidence_note)}", soft_wrap=True)
-    console.print(f"models: {escape(', '.join(profile.models))}", soft_wrap=True)
->>>>>>> main
+        console.print(f"why: {escape(profile.confidence_note)}")
+    console.print(f"models: {escape(', '.join(profile.models))}")
     if profile.aliases:
         console.print(f"also known as: {escape(', '.join(profile.aliases))}")
     facts = Table(title="Facts", title_justify="left", show_header=False)
