@@ -179,7 +179,7 @@ def test_json_envelope(run_cli: Run) -> None:
 def test_json_floats_are_rounded_to_the_resolution(run_cli: Run) -> None:
     text = run_cli("check", "parallel", "--voltages", "53.2", "52.6", "--json").stdout
     data = json.loads(text)
-    # 0.6 V / 11.6226 mohm = 51.6235 A: amperes to 0.1 A, as the packs send them.
-    assert data["equalising_current_a"] == 51.6
+    # 0.6 V / 11.6226 mohm = 51.6235 A: amperes to 0.01 A, the finest a pack sends.
+    assert data["equalising_current_a"] == 51.62
     assert data["assumptions"]["resistivity_ohm_mm2_per_m"] == 0.0172  # no unit: kept
     assert data["spread_v"] == 0.6

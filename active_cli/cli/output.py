@@ -67,16 +67,17 @@ def to_jsonable(value: Any) -> Any:
 JSON_SCHEMA_VERSION = 1
 ENVELOPE_KEYS = ("schema_version", "active_version", "created_at", "command", "failed", "findings")
 # Floats are rounded to the resolution of what measures them, by the unit in
-# the key's name (docs/json.md): volts to the mV the packs report, amperes and
-# degrees to the 0.1 they are sent in. A value without a known unit (a
+# the key's name (docs/json.md): volts to the mV the packs report, amperes to
+# the 10 mA of PACE packs (Pylontech sends 0.1 A), SOC to the 0.01 % of CAN's
+# high-resolution SOC, degrees to the 0.1 they are sent in. A value without a known unit (a
 # resistance, a ratio) keeps 6 significant digits: 12.000000000000002 is never
 # printed, and no digit that carries meaning is lost.
 _DECIMALS_BY_UNIT = {
     "_v": 3,
     "_mv": 1,
-    "_a": 1,
+    "_a": 2,
     "_c": 1,
-    "_pct": 1,
+    "_pct": 2,
     "_ah": 3,
     "_s": 3,
     "_kwh": 3,
