@@ -91,6 +91,19 @@ def test_simulator_commands_and_profiles_cite_no_internal_document(
         _no_internal_reference(run_cli(*args), "active " + " ".join(args))
 
 
+def test_docs_profiles_and_readme_cite_no_internal_document() -> None:
+    root = Path(__file__).parent.parent
+    files = [
+        *sorted((root / "docs").glob("*.md")),
+        *sorted((root / "inverters").glob("*.toml")),
+        root / "README.md",
+    ]
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            hit = INTERNAL.search(line)
+            assert hit is None, f"{path.relative_to(root)}:{number}: {line}"
+
+
 # ------------------------------------------------------------ the verdict
 
 
