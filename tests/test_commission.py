@@ -176,3 +176,45 @@ def test_resume_continues_where_it_stopped(run_cli: Run, tmp_path: Path) -> None
     assert second.joins == first.joins
     assert second.before_linking == first.before_linking
     assert second.step("inverter").started_at != first.step("inverter").started_at
+
+
+def test_saved_installer_and_answers_fill_the_site(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    saved = run_cli("config", "installer", "--name", "Anna Müller", "--company", "Müller & Söhne")
+    assert saved.exit_code == 0, saved.stderr
+    answers = tmp_path / "answers.toml"
+    answers.write_text(
+        '[site]\nticket = "T-42"\nzip_city = "Łódź"\n[inverter]\npower_w = 8000\n',
+        encoding="utf-8",
+    )
+    result, path = commission(
+        run_cli, tmp_path, "--inverter", "deye", "--sim", "healthy-1", "--answers", str(answers)
+    )
+    assert result.exit_code == 0, result.stderr
+    site = load_session(path).site
+    assert site.installer.name == "Anna Müller" and site.installer.company == "Müller & Söhne"
+    assert site.ticket == "T-42" and site.zip_city == "Łódź" and site.inverter_power_w == 8000
+    assert site.street is None and site.inverter_serial is None  # not given: left blank
+
+
+def test_a_bad_answers_file_is_a_data_file_error(run_cli: Run, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[site]\ntikcet = "T-42"\n', encoding="utf-8")
+    result, path = commission(
+        run_cli, tmp_path, "--inverter", "deye", "--sim", "healthy-1", "--answers", str(answers)
+    )
+    assert result.exit_code == 4
+    assert "ticket" in result.stderr  # did you mean
+    assert not path.exists()
+
+
+def test_commission_writes_the_ticket(run_cli: Run, tmp_path: Path) -> None:
+    session = tmp_path / "s.json"
+    result = run_cli("commission", "--inverter", "deye", "--sim", "healthy-1",
+                     "--session", str(session), *FAST)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert session.with_suffix(".html").is_file() and session.with_suffix(".pdf").is_file()
+    verify = run_cli("report", "verify", str(session.with_suffix(".pdf")), str(session))
+    assert verify.exit_code == 0, verify.stdout

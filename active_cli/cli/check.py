@@ -82,7 +82,8 @@ def wiring(
     _finish(result, json_out, lambda r: render_checks.show_wiring(r, profile))
 
 
-@app.command("parallel")
+# A reversed probe reads "-53.2": taken as a reading (and explained), not as an option.
+@app.command("parallel", context_settings={"ignore_unknown_options": True})
 def parallel(
     values: list[str] = typer.Argument(
         None,
@@ -221,24 +222,32 @@ def _read_one_by_one(
 
 def _parse_voltages(values: list[str]) -> list[float]:
     from active_cli.errors import UsageError
+    from active_cli.typed_values import TypedValueError, parse_pack_voltages
 
-    out = []
-    for token in (t for value in values for t in value.replace(",", " ").split()):
-        try:
-            volts = float(token)
-        except ValueError:
-            volts = math.nan
-        # float() also reads "nan" and "inf", which are not readings.
-        if not math.isfinite(volts):
-            raise UsageError(f"{token!r} is not a voltage", hint="write volts: 53.2")
-        out.append(volts)
-    return out
+    try:
+        return parse_pack_voltages(values)
+    except TypedValueError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+
+
+def parse_power(text: str, option: str = "--inverter-power") -> float:
+    """``8000``, ``8000W``, ``8kW`` -> watts; ``8`` gets "did you mean 8 kW?"."""
+    from active_cli.errors import UsageError
+    from active_cli.typed_values import TypedValueError, parse_power_w
+
+    try:
+        return parse_power_w(text)
+    except TypedValueError as e:
+        raise UsageError(f"{option} {e.message}", hint=e.hint) from None
 
 
 @app.command("sizing")
 def sizing(
-    inverter_power_w: float = typer.Option(
-        ..., "--inverter-power", help="The inverter's rated power (W)."
+    inverter_power: str = typer.Option(
+        ...,
+        "--inverter-power",
+        metavar="W",
+        help="The inverter's rated power: 8000, 8000W or 8kW.",
     ),
     packs: int = typer.Option(..., "--packs", "-n", min=1, help="Packs in the stack."),
     load_w: float | None = typer.Option(None, "--load", help="A load to size backup time for (W)."),
@@ -252,6 +261,7 @@ def sizing(
     from active_cli.cli import render_checks
     from active_cli.errors import UsageError
 
+    inverter_power_w = parse_power(inverter_power)
     try:
         result = check_sizing(inverter_power_w, packs, load_w=load_w, busbar=busbar)
     except ValueError as e:

@@ -56,7 +56,9 @@ class TerminalPrompter:
         self._console = stderr()
 
     def say(self, text: str) -> None:
-        self._console.print(escape(text), soft_wrap=True)
+        # Wrapped at the terminal's width (80 when piped): a manual quote must
+        # not run off the right edge of a laptop's terminal.
+        self._console.print(escape(text), overflow="fold")
 
     def ask_step(
         self,

@@ -45,6 +45,8 @@ def show_endpoints(site: SimulatedSite) -> None:
     if ep.rs485_pty:
         console.print(f"RS485 pty:     active scan --port {ep.rs485_pty} --baud {ep.baud}")
     console.print(f"RS485 gateway: active scan --port {ep.rs485_url} --baud {ep.baud}")
+    if ep.rs485_tap_url:
+        console.print(f"RS485 tap:     active log capture line.rs485 --port {ep.rs485_tap_url}")
     if ep.socketcand_port is not None:
         console.print(
             f"CAN:           active scan --interface socketcand --channel {ep.can_channel} "

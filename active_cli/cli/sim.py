@@ -38,6 +38,14 @@ def sim_command(
         max=65535,
         help="TCP port for socket:// clients on 127.0.0.1 (0 = any free).",
     ),
+    tap_port: int | None = typer.Option(
+        None,
+        "--tap-port",
+        min=0,
+        max=65535,
+        help="Also serve a listen-only RS485 tap on 127.0.0.1 that hears the whole line, "
+        "for rehearsing a passive capture (0 = any free port; default: no tap).",
+    ),
     socketcand_port: int = typer.Option(
         0,
         "--socketcand-port",
@@ -82,6 +90,7 @@ def sim_command(
         latency_ms=latency_ms,
         tcp_port=tcp_port,
         socketcand_port=socketcand_port,
+        tap_port=tap_port,
     )
     # Ctrl-C is how the installer stops the simulator: not an error, wherever
     # it lands once the site runs (a script may send SIGINT as soon as it has

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from active_cli.checks import protocol
 from active_cli.checks.protocol import run_protocol_check
 from active_cli.commissioning import results as codes
 from active_cli.commissioning.context import Commissioning
@@ -150,7 +151,13 @@ def run_acceptance(c: Commissioning) -> StepResult:
     assessment = run_protocol_check(
         c.profile, observation, None, expected_packs=c.session.site.packs_expected
     )
-    found: list[Finding] = list(assessment.findings)
+    # The setting and the profile's notes were shown at the inverter step;
+    # here only what the bus showed counts.
+    found: list[Finding] = [
+        f
+        for f in assessment.findings
+        if f.code != protocol.SETTING and not f.code.startswith(protocol.QUIRK_PREFIX)
+    ]
     evidence: list[str] = []
     state = None if observation is None else observation.state
     if observation is not None:

@@ -87,13 +87,9 @@ def run_sizing(c: Commissioning) -> StepResult:
     """The manual's current, terminal and busbar rules for this inverter and stack."""
     power = c.options.inverter_power_w or c.session.site.inverter_power_w
     if power is None:
-        power = c.number("inverter.power_w", "Inverter rated power (W)", unit="W")
+        power = c.power("inverter.power_w", "Inverter rated power (8000, 8000W or 8kW)")
     if power is None:
         return StepResult(skipped="inverter power not given")
-    if 0 < power < 100:
-        raise_kw = power * 1000
-        c.prompter.say(f"{power:g} reads as kW: taking {raise_kw:g} W")
-        power = raise_kw
     c.session = dataclasses.replace(
         c.session, site=dataclasses.replace(c.session.site, inverter_power_w=power)
     )
@@ -164,7 +160,12 @@ def run_before_linking(c: Commissioning) -> StepResult:
         )
     readings = [p for p, _ in (read[k] for k in sorted(read))]
     packs = [PackVoltage.from_reading(p.reading, p.label) for p in readings]
-    if len(packs) >= 1:
+    if count == 1 and len(packs) == 1:
+        # One pack links to nothing: there is no spread to judge, only the pack.
+        found.append(
+            finding(Severity.OK, codes.SINGLE_PACK, "a single pack: nothing to link in parallel")
+        )
+    elif packs:
         result = check_parallel(packs, c.options.parallel, scan_findings=tuple(found))
         found = list(result.findings)
     found.extend(_inventory([p.reading for p in readings]))

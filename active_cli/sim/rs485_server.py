@@ -8,7 +8,11 @@ callable (see `sim/responder.py`), so faults live in one place.
 
 The pty is what a USB-RS485 adapter looks like to a client (pyserial opens
 its path); the TCP port is what an RS485-to-Ethernet gateway looks like
-(``socket://127.0.0.1:PORT``). Both bind to loopback only.
+(``socket://127.0.0.1:PORT``). An optional third port, the tap, is a sniffer
+clipped onto A/B: it carries every request from any endpoint and every reply,
+byte for byte as the line paces them, and ignores what is sent to it, so a
+passive capture (`active log capture x.rs485 --port TAP`) can be rehearsed
+while another client polls. All bind to loopback only.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from active_cli.errors import LinkError, UsageError
 from active_cli.protocols.framing import Rs485Framer
 from active_cli.sim.loopback import LoopbackServer
 
@@ -51,6 +56,22 @@ class _Line:
         self.stop = stop
         self.lock = threading.Lock()
         self.errors: list[str] = []  # simulator bugs caught on the line (tests assert none)
+        self._taps: list[Callable[[bytes], None]] = []
+        self._taps_lock = threading.Lock()
+
+    def add_tap(self, write: Callable[[bytes], None]) -> None:
+        with self._taps_lock:
+            self._taps.append(write)
+
+    def remove_tap(self, write: Callable[[bytes], None]) -> None:
+        with self._taps_lock, contextlib.suppress(ValueError):
+            self._taps.remove(write)
+
+    def _to_taps(self, data: bytes) -> None:
+        with self._taps_lock:
+            taps = list(self._taps)
+        for tap in taps:
+            tap(data)
 
     def serve_frames(
         self,
@@ -58,8 +79,14 @@ class _Line:
         first_byte_at: float,
         write: Callable[[bytes], None],
     ) -> None:
+        def and_taps(data: bytes) -> None:
+            write(data)
+            self._to_taps(data)
+
         for request in frames:
             with self.lock:
+                # Whoever listens on the line hears the request, answered or not.
+                self._to_taps(request)
                 try:
                     reply = self.respond(request)
                 except Exception as e:  # a simulator bug must not kill the line ...
@@ -72,7 +99,7 @@ class _Line:
                 start = (
                     first_byte_at + len(request) * self.timing.byte_time_s + self.timing.latency_s
                 )
-                self._send_paced(reply, start, write)
+                self._send_paced(reply, start, and_taps)
                 first_byte_at = time.monotonic()
 
     def _send_paced(self, reply: bytes, start: float, write: Callable[[bytes], None]) -> None:
@@ -191,8 +218,54 @@ class TcpEndpoint:
         self._server.close()
 
 
+class TapEndpoint:
+    """A loopback TCP port that hears the whole line and never talks on it."""
+
+    def __init__(self, line: _Line, port: int = 0) -> None:
+        self._line = line
+        self._server = LoopbackServer(
+            port, option="--tap-port", name="sim-tap", serve=self._serve, stop=line.stop
+        )
+        self.port = self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(0.1)
+
+        def write(data: bytes) -> None:
+            # A listener that stops reading loses bytes (as a sniffer would
+            # miss them); it must never hold up the line.
+            with contextlib.suppress(OSError):
+                conn.sendall(data)
+
+        self._line.add_tap(write)
+        try:
+            with conn:
+                while not self._line.stop.is_set():
+                    try:
+                        chunk = conn.recv(4096)  # a sniffer's own bytes go nowhere
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+        finally:
+            self._line.remove_tap(write)
+
+    def close(self) -> None:
+        self._server.close()
+
+
 class Rs485Server:
-    """Both endpoints on one simulated line."""
+    """The endpoints on one simulated line: TCP, pty (POSIX) and, if asked for, the tap."""
 
     def __init__(
         self,
@@ -201,24 +274,32 @@ class Rs485Server:
         *,
         tcp_port: int = 0,
         pty: bool = True,
+        tap_port: int | None = None,
     ) -> None:
         self._stop = threading.Event()
         self._line = _Line(respond, timing, self._stop)
-        # The TCP port first: a port the user chose is what usually fails, and
+        # The TCP ports first: a port the user chose is what usually fails, and
         # then no pty has been opened that would need closing.
         self.tcp = TcpEndpoint(self._line, tcp_port)
+        self.tap: TapEndpoint | None = None
         try:
+            if tap_port is not None:
+                self.tap = TapEndpoint(self._line, tap_port)
             self.pty: PtyEndpoint | None = (
                 PtyEndpoint(self._line) if pty and os.name == "posix" else None
             )
-        except OSError:
+        except (OSError, LinkError, UsageError):
             self.tcp.close()
+            if self.tap is not None:
+                self.tap.close()
             raise
 
     def start(self) -> None:
         if self.pty is not None:
             self.pty.start()
         self.tcp.start()
+        if self.tap is not None:
+            self.tap.start()
 
     @property
     def errors(self) -> list[str]:
@@ -229,3 +310,5 @@ class Rs485Server:
         if self.pty is not None:
             self.pty.close()
         self.tcp.close()
+        if self.tap is not None:
+            self.tap.close()

@@ -4,8 +4,9 @@
 tells where to connect: ``site.rs485_pty`` (a pty path, POSIX only),
 ``site.rs485_url`` (``socket://127.0.0.1:PORT``), ``site.can_channel`` (a
 python-can ``virtual`` channel) and, when asked for, a socketcand server for
-other processes. `active sim` runs the same object until Ctrl-C; ``--sim`` on
-the other commands uses it in-process. Everything binds to 127.0.0.1.
+other processes and a listen-only RS485 tap (``site.rs485_tap_url``).
+`active sim` runs the same object until Ctrl-C; ``--sim`` on the other
+commands uses it in-process. Everything binds to 127.0.0.1.
 
 One lock guards the stack; physics advances lazily to the site's clock
 whenever someone looks (a request, a CAN cycle), so an idle site costs nothing.
@@ -57,6 +58,7 @@ class Endpoints:
     can_channel: str
     baud: int
     can_bitrate: int
+    rs485_tap_url: str | None = None  # hears the whole line; None unless asked for
 
 
 @dataclass(frozen=True, order=True)
@@ -82,6 +84,7 @@ class SimulatedSite:
         pty: bool = True,
         socketcand_port: int | None = None,
         with_can: bool = True,
+        tap_port: int | None = None,
         clock: SimClock | None = None,
         packs_on: bool | None = None,
         inverter_on: bool | None = None,
@@ -103,7 +106,11 @@ class SimulatedSite:
         latency_s = (self.scenario.latency_ms if latency_ms is None else latency_ms) / 1000.0
         self.responder = Rs485Responder(self.stack, lock=self.lock, sync=self.sync)
         self.rs485 = Rs485Server(
-            self.responder, LineTiming(self.baud, latency_s), tcp_port=tcp_port, pty=pty
+            self.responder,
+            LineTiming(self.baud, latency_s),
+            tcp_port=tcp_port,
+            pty=pty,
+            tap_port=tap_port,
         )
         self.can_channel = f"active-sim-{os.getpid()}-{next(_SITE_NUMBERS)}"
         self._with_can = with_can
@@ -300,6 +307,11 @@ class SimulatedSite:
         return self.rs485.tcp.url
 
     @property
+    def rs485_tap_url(self) -> str | None:
+        """``socket://127.0.0.1:PORT`` of the listen-only tap (None without ``tap_port``)."""
+        return None if self.rs485.tap is None else self.rs485.tap.url
+
+    @property
     def endpoints(self) -> Endpoints:
         return Endpoints(
             rs485_pty=self.rs485_pty,
@@ -309,6 +321,7 @@ class SimulatedSite:
             can_channel=self.socketcand.channel if self.socketcand else self.can_channel,
             baud=self.baud,
             can_bitrate=self.scenario.can_bitrate,
+            rs485_tap_url=self.rs485_tap_url,
         )
 
     def open_can_bus(self) -> can.BusABC:
