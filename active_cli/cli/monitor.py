@@ -67,7 +67,7 @@ def monitor_command(
     from active_cli.cli.scan import parse_addresses
     from active_cli.connection import open_links
     from active_cli.errors import LinkError, UsageError
-    from active_cli.links.can_watch import CanWatcher
+    from active_cli.links.can_watch import DEFAULT_SILENCE_LIMIT_S, CanWatcher
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
@@ -88,7 +88,11 @@ def monitor_command(
         links = stack.enter_context(open_links(connection))
         print_notes(links.notes)
         link = links.rs485
-        watch = stack.enter_context(CanWatcher(links.can)) if links.can is not None else None
+        watch = (
+            stack.enter_context(CanWatcher(links.can, silence_limit_s=DEFAULT_SILENCE_LIMIT_S))
+            if links.can is not None
+            else None
+        )
         listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
         if link is not None:
