@@ -46,12 +46,12 @@ class _CheckResult(Protocol):
 R = TypeVar("R", bound=_CheckResult)
 
 
-def _finish(result: R, json_out: bool, show: Callable[[R], None]) -> None:
+def _finish(result: R, json_out: bool, show: Callable[[R], None], command: str) -> None:
     from active_cli.cli import output
     from active_cli.cli.exits import exit_for
 
     if json_out:
-        output.print_json(result)
+        output.print_json(result, command=command)
     else:
         show(result)
     exit_for(result.findings)
@@ -71,6 +71,9 @@ def wiring(
         help="You have a straight patch lead: fail unless it is known to fit.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """The cable from the battery's COM port to the inverter's BMS port, pin by pin."""
     from active_cli.checks.wiring import check_wiring
@@ -79,7 +82,12 @@ def wiring(
 
     profile = load_profile(inverter)
     result = check_wiring(profile, packs=packs, straight_lead=straight_lead)
-    _finish(result, json_out, lambda r: render_checks.show_wiring(r, profile))
+    _finish(
+        result,
+        json_out,
+        lambda r: render_checks.show_wiring(r, profile, wide=wide),
+        "check wiring",
+    )
 
 
 # A reversed probe reads "-53.2": taken as a reading (and explained), not as an option.
@@ -124,7 +132,22 @@ def parallel(
     fail_spread_v: float = typer.Option(
         spec.PARALLEL_SPREAD_FAIL_V, "--fail-spread", help="Fail above this spread (V)."
     ),
+    warn_soc_spread: float = typer.Option(
+        spec.PARALLEL_SOC_SPREAD_WARN_PCT,
+        "--warn-soc-spread",
+        metavar="POINTS",
+        help="Warn above this SOC spread, in points (LiFePO4's flat curve hides SOC).",
+    ),
+    fail_soc_spread: float = typer.Option(
+        spec.PARALLEL_SOC_SPREAD_FAIL_PCT,
+        "--fail-soc-spread",
+        metavar="POINTS",
+        help="Fail above this SOC spread, in points.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """Before linking packs: spread, worst pair, equalising current, what to do."""
     from active_cli.checks.parallel import PackVoltage, ParallelAssumptions, check_parallel
@@ -148,6 +171,8 @@ def parallel(
             cable_mm2=cable_mm2,
             spread_warn_v=warn_spread_v,
             spread_fail_v=fail_spread_v,
+            soc_spread_warn_pct=warn_soc_spread,
+            soc_spread_fail_pct=fail_soc_spread,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -162,7 +187,7 @@ def parallel(
     else:
         packs = [PackVoltage(f"pack {i}", v) for i, v in enumerate(readings, start=1)]
     result = check_parallel(packs, rules, scan_findings=scan_findings)
-    _finish(result, json_out, render_checks.show_parallel)
+    _finish(result, json_out, lambda r: render_checks.show_parallel(r, wide=wide), "check parallel")
 
 
 def _read_all(
@@ -255,6 +280,9 @@ def sizing(
         False, "--busbar", help="The stack is wired through a busbar, not the battery terminals."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """Current per pack, packs needed, terminals or busbar, energy and backup time."""
     from active_cli.checks.sizing import check_sizing
@@ -266,7 +294,7 @@ def sizing(
         result = check_sizing(inverter_power_w, packs, load_w=load_w, busbar=busbar)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    _finish(result, json_out, render_checks.show_sizing)
+    _finish(result, json_out, lambda r: render_checks.show_sizing(r, wide=wide), "check sizing")
 
 
 @app.command("protocol")
@@ -297,6 +325,9 @@ def protocol(
         None, "--expect", "-n", help="Packs in the stack; the master's module count must match."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
     record: list[Path] | None = RECORD_OPTION,
     replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
@@ -347,7 +378,12 @@ def protocol(
         ) as links:
             observed = observe_protocol(profile, links, window, expected_packs=expect)
         print_notes(observed.notes)
-    _finish(observed.assessment, json_out, render_checks.show_protocol)
+    _finish(
+        observed.assessment,
+        json_out,
+        lambda r: render_checks.show_protocol(r, wide=wide),
+        "check protocol",
+    )
 
 
 def _say_replay(files: str, json_out: bool) -> None:

@@ -50,6 +50,9 @@ def monitor_command(
     json_out: bool = typer.Option(
         False, "--json", help="Print the last view and the min/max summary as JSON (only that)."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full pack table (wider than 80 columns; 16 packs need rows)."
+    ),
 ) -> None:
     """Live view of every pack and of what the battery tells the inverter.
 
@@ -117,7 +120,9 @@ def monitor_command(
                 if not live:
                     render_monitor.announce(model.view(time.monotonic()), duration=duration)
                 deadline = None if duration is None else time.monotonic() + duration
-                render_monitor.watch(model, step, refresh=refresh, deadline=deadline, live=live)
+                render_monitor.watch(
+                    model, step, refresh=refresh, deadline=deadline, live=live, wide=wide
+                )
         except LinkError as e:
             # The adapter went away mid-run: show what was seen, then the error.
             failure = e
@@ -125,11 +130,11 @@ def monitor_command(
     if json_out:
         from active_cli.cli.output import print_json
 
-        print_json(view)
+        print_json(view, command="monitor")
     elif once:
-        render_monitor.show_once(view)
+        render_monitor.show_once(view, wide=wide)
     else:
-        render_monitor.show_summary(view)
+        render_monitor.show_summary(view, wide=wide)
     if failure is not None:
         raise failure
 
