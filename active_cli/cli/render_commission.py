@@ -113,4 +113,4 @@ def show(session: Session, path: Path) -> None:
     style = (
         "green" if line.startswith("OK") else "yellow" if line.startswith("WARN") else "bold red"
     )
-    console.print(f"[{style}]{escape(line)}[/]")
+    console.print(f"[{style}]{escape(line)}[/]", soft_wrap=True)  # one line, however long
