@@ -71,7 +71,9 @@ def bus_state(bus: can.BusABC) -> str | None:
     return getattr(state, "name", None)
 
 
-def diagnose_can(bus: can.BusABC, described: str, window_s: float = DEFAULT_WINDOW_S) -> CanDiagnosis:
+def diagnose_can(
+    bus: can.BusABC, described: str, window_s: float = DEFAULT_WINDOW_S
+) -> CanDiagnosis:
     """Listen `window_s` on `bus` (never sending) and say what the silence or the errors mean."""
     from active_cli.links.can_link import listen
 

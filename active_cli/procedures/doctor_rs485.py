@@ -406,10 +406,7 @@ def _answered(
                 f"({100 * rate:.0f} %)",
                 "Replies lost or corrupted (bad CHKSUM, cut short): a cheap or non-isolated "
                 "adapter, a long cable, a missing ground, or a second master on the line.",
-                (
-                    f"bad frames: {found.heard.bad_frames}, noise bytes: "
-                    f"{found.heard.noise_bytes}",
-                ),
+                (f"bad frames: {found.heard.bad_frames}, noise bytes: {found.heard.noise_bytes}",),
                 "use an isolated adapter, keep the RS485 cable short and twisted, and make "
                 "sure the inverter is not polling at the same time",
             )
@@ -471,8 +468,11 @@ def _silent_findings(url: str, trials: list[BaudTrial]) -> tuple[Finding, ...]:
                 "RS485 A and B are swapped",
                 "Bytes come back, and they are the battery's replies with every bit inverted: "
                 "what a receiver shows when the A and B wires are crossed.",
-                (f"{inverted} frame(s) decode once inverted", f"baud rates tried: {tried}")
-                + samples[:2],
+                (
+                    f"{inverted} frame(s) decode once inverted",
+                    f"baud rates tried: {tried}",
+                    *samples[:2],
+                ),
                 "swap the A and B wires at the adapter (the battery's COM port: pin 1 B, "
                 "pin 2 A), or re-crimp the plug",
             )
@@ -485,8 +485,11 @@ def _silent_findings(url: str, trials: list[BaudTrial]) -> tuple[Finding, ...]:
                 "Bytes arrive but never form a reply",
                 "Something answers, but not in frames: the baud rate does not match the "
                 "battery's, or A and B are swapped, or the adapter's ground is missing.",
-                (f"{received} bytes heard, {bad} broken frame(s)", f"baud rates tried: {tried}")
-                + samples[:2],
+                (
+                    f"{received} bytes heard, {bad} broken frame(s)",
+                    f"baud rates tried: {tried}",
+                    *samples[:2],
+                ),
                 "check the battery's baud switch (9600 or 115200), then swap A and B",
             )
         )
@@ -516,8 +519,7 @@ def _silent_findings(url: str, trials: list[BaudTrial]) -> tuple[Finding, ...]:
                 "wrong port (COM, not a link port); the plug's pinout does not match (pin 1 "
                 "B, pin 2 A); A and B swapped; the battery at another address or baud rate.",
                 (f"baud rates tried: {tried}", "0 bytes received"),
-                "switch the master pack on, plug into its COM port, check the pinout and "
-                "swap A/B",
+                "switch the master pack on, plug into its COM port, check the pinout and swap A/B",
             )
         )
     return tuple(findings)
@@ -540,4 +542,3 @@ def open_serial(url: str, baud: int) -> Iterator[SerialPort]:
         yield port
     finally:
         port.close()
-

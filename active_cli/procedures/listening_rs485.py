@@ -193,7 +193,9 @@ class Rs485Pairer:
         if self._open is not None and now - self._open[1] > self.reply_window_s:
             self._close(None, None, error="no reply")
 
-    def _close(self, reply: Frame | None, latency_s: float | None, *, error: str | None = None) -> None:
+    def _close(
+        self, reply: Frame | None, latency_s: float | None, *, error: str | None = None
+    ) -> None:
         assert self._open is not None
         request, _, at_s = self._open
         self._open = None

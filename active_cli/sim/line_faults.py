@@ -102,9 +102,7 @@ def garble_rate(data: bytes, sent_baud: int, heard_baud: int, rng: random.Random
 class LineModel:
     """The wiring between one adapter and the packs: what each side hears of the other."""
 
-    def __init__(
-        self, fault: LineFault, stack_baud: int, rng: random.Random | None = None
-    ) -> None:
+    def __init__(self, fault: LineFault, stack_baud: int, rng: random.Random | None = None) -> None:
         self.fault = fault
         self.stack_baud = stack_baud
         self.adapter_baud = DEFAULT_ADAPTER_BAUD if fault == "wrong-baud" else stack_baud

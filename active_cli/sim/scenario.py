@@ -23,8 +23,8 @@ from active_cli import spec
 from active_cli.datafile import DataDocument, DataTable
 from active_cli.datafile import describe_value as _kind
 from active_cli.errors import DataFileError
-from active_cli.sim.line_faults import LINE_FAULTS, LineFault
 from active_cli.sim.lfp import pack_rest_voltage_range_v, soc_for_pack_voltage
+from active_cli.sim.line_faults import LINE_FAULTS, LineFault
 from active_cli.sim.pack_facts import (
     OPEN_SENSOR_TEMP_C,
     TEMPERATURE_SENSOR_NAMES,
