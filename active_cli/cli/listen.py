@@ -1,4 +1,4 @@
-"""``active listen``: hear a live system (the inverter polls, the battery broadcasts), send nothing."""
+"""``active listen``: hear a live system (inverter polls, battery broadcasts), send nothing."""
 
 from __future__ import annotations
 
