@@ -171,10 +171,6 @@ class Rs485Pairer:
             if self._open is not None:
                 self._close(None, None, error="no reply before the next request")
             self._open = (frame, heard_at, heard_at - self._start)
-            counts = self._counts.setdefault(frame.adr, _AddressCounts())
-            counts.requests += 1
-            name = request_name(frame.cid2)
-            self._by_name[name] = self._by_name.get(name, 0) + 1
             return
         if self._open is None:
             self.stray_replies += 1
@@ -199,7 +195,12 @@ class Rs485Pairer:
         assert self._open is not None
         request, _, at_s = self._open
         self._open = None
+        # Counted when it is closed: a request still open when listening ends
+        # (its reply may be on the wire) is neither answered nor unanswered.
         counts = self._counts.setdefault(request.adr, _AddressCounts())
+        counts.requests += 1
+        name = request_name(request.cid2)
+        self._by_name[name] = self._by_name.get(name, 0) + 1
         summary: str | None = None
         accepted = False
         variant: str | None = None
