@@ -139,7 +139,12 @@ def test_can_silence_and_error_frames() -> None:
 
 @pytest.mark.parametrize(
     ("ohm", "severity"),
-    [(60.0, Severity.OK), (121.0, Severity.FAIL), (float("inf"), Severity.FAIL), (40.0, Severity.FAIL)],
+    [
+        (60.0, Severity.OK),
+        (121.0, Severity.FAIL),
+        (float("inf"), Severity.FAIL),
+        (40.0, Severity.FAIL),
+    ],
 )
 def test_resistance_readings(ohm: float, severity: Severity) -> None:
     assert judge_resistance(ohm).severity is severity
