@@ -29,6 +29,7 @@ FAST = ("--can-window", "1.2", "--addresses", "1-4", "--json")
         ("busy-gateway", doctor_rs485.GATEWAY_SILENT, 1),
         ("no-termination", doctor_can.BUS_ERRORS, 1),
         ("echo-adapter", doctor_rs485.ECHO, 0),
+        ("duplicate-address", doctor_rs485.GARBLED_ADDRESS, 1),
     ],
 )
 def test_each_fault_scenario_is_named_first(

@@ -47,6 +47,7 @@ SILENT = "doctor.rs485.silent"
 ECHO = "doctor.rs485.echo"
 WRONG_BAUD = "doctor.rs485.baud"
 CHECKSUM_ERRORS = "doctor.rs485.checksum-errors"
+GARBLED_ADDRESS = "doctor.rs485.garbled-address"
 LINE_OK = "doctor.rs485.line"
 
 DEFAULT_BAUDS = (9600, 115200, 19200)  # the DIP-switch rates of the field, commonest first
@@ -175,6 +176,7 @@ class Rs485Diagnosis:
     error_probes: int = 0
     error_replies: int = 0
     findings: tuple[Finding, ...] = ()
+    garbled_addresses: tuple[int, ...] = ()
 
     @property
     def answered(self) -> bool:
@@ -233,6 +235,7 @@ class _Found:
     error_probes: int
     error_replies: int
     heard: HeardBytes
+    garbled: tuple[int, ...] = ()
 
 
 def _link(port: SerialPort, baud: int, url: str) -> SerialLink:
@@ -257,8 +260,18 @@ def _try_baud(
     if ver is None:
         return BaudTrial(baud, (), read_heard(bytes(spy.read_bytes), spy.requests)), None
     # Every address, to list the packs (an address already heard is not asked again).
+    garbled: list[int] = []
     for adr in options.scan_addresses:
-        if adr not in answered and _probe(link, adr) is not None:
+        if adr in answered:
+            continue
+        try:
+            frame = link.query(Command.PROTOCOL_VERSION, adr, retry_on_timeout=False)
+        except LinkTimeout:
+            continue
+        except DecodeError:
+            garbled.append(adr)  # bytes, never a reply: two packs answering at once
+            continue
+        if frame.cid1 == pylon_rs485.CID1_BATTERY:
             answered.append(adr)
     errors = 0
     for _ in range(ERROR_RATE_PROBES):
@@ -266,7 +279,10 @@ def _try_baud(
             errors += 1
     heard = read_heard(bytes(spy.read_bytes), spy.requests)
     trial = BaudTrial(baud, tuple(sorted(answered)), heard, ver)
-    return trial, _Found(baud, ver, tuple(sorted(answered)), ERROR_RATE_PROBES, errors, heard)
+    found = _Found(
+        baud, ver, tuple(sorted(answered)), ERROR_RATE_PROBES, errors, heard, tuple(garbled)
+    )
+    return trial, found
 
 
 def _probe(link: SerialLink, adr: int, *, patient: bool = False) -> pylon_rs485.Frame | None:
@@ -394,6 +410,20 @@ def _answered(
                 f"battery's baud switch to {options.expected_baud}",
             )
         )
+    if found.garbled:
+        where = ", ".join(str(a) for a in found.garbled)
+        findings.append(
+            Finding(
+                Severity.FAIL,
+                GARBLED_ADDRESS,
+                f"Replies at address {where} are garbled",
+                "Bytes come back at that address and never form a frame, while other "
+                "addresses answer cleanly: two packs set to the same address answer at once.",
+                (f"garbled at: {where}", f"clean replies at: {addresses}"),
+                "check the address switches: give each pack its own address (switch the "
+                "packs on one at a time to find the pair)",
+            )
+        )
     if found.heard.echoes:
         findings.append(_echo_finding(found.heard, answered=True))
     if found.error_replies:
@@ -430,6 +460,7 @@ def _answered(
         found.error_probes,
         found.error_replies,
         tuple(findings),
+        found.garbled,
     )
 
 
