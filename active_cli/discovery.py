@@ -5,7 +5,8 @@ address that answers is taken as the master; a whole-group alarm read there
 (0x44 with INFO FF) tells how many packs the master sees, and when every pack
 it reports has answered, the rest of the range is not polled (the slaves are
 reached through the master's BMS link, so a pack the master does not see
-cannot answer either; `--all-addresses` polls them anyway). An address is
+cannot answer either; `ScanOptions(stop_at_group_count=False)` polls them
+anyway). An address is
 probed once: silence is the normal answer at an empty address, so it costs one
 request and the link's learned reply-start budget; the silent addresses get a
 second probe only while packs are unaccounted for (no group count, or fewer
@@ -18,7 +19,8 @@ attributed to the pack that has them).
 CAN (`observe_can`): listen, identify the message set, fold the stack state,
 time the cycles and the inverter heartbeat. The window ends as soon as two
 full cycles and two heartbeats were seen, or after `window_s` (long enough to
-call a heartbeat missing: the 5 s lost-link heuristic of reference/inverters.md).
+call a heartbeat missing: the 5 s lost-link heuristic of a public BMS-to-inverter
+project).
 The age of the last heartbeat is taken at the end of the window, on the
 interface's clock (see `observe_can`), so a heartbeat that stopped is not
 mistaken for a live one.

@@ -18,11 +18,11 @@ from active_cli import spec
 from active_cli.model import CanStackState, PackReading
 
 # CAN: the battery sends every second; five silent seconds is a lost link
-# (reference/inverters.md heuristic), and so is a heartbeat that old.
+# (the heuristic of a public BMS-to-inverter project), and so is a heartbeat that old.
 CAN_STALE_S = 5.0
 HEARTBEAT_LOST_S = 5.0
 
-# Pylon LV CAN ids (protocols.md §2; the same numbers as protocols.pylon_can,
+# Pylon LV CAN ids (the Pylon LV CAN protocol; the same numbers as protocols.pylon_can,
 # repeated so this pure module does not load cantools).
 HEARTBEAT_ID = 0x305
 LIMITS_ID = 0x351

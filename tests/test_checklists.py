@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,9 @@ def test_german_translation_has_the_same_structure() -> None:
 
     assert shape(de) == shape(en)
     assert [i.label for i in de.items()] != [i.label for i in en.items()]
-    assert set(de.labels) == set(DEFAULT_LABELS)
+    # The translation names every fixed word of the ticket, or some would print in English.
+    with open(de.source, "rb") as handle:
+        assert set(tomllib.load(handle)["labels"]) == set(DEFAULT_LABELS)
     assert de.label("page") == "Seite" and en.label("page") == "Page"
     assert available_checklists()["service"] == ("en", "de")
 

@@ -91,6 +91,19 @@ def test_simulator_commands_and_profiles_cite_no_internal_document(
         _no_internal_reference(run_cli(*args), "active " + " ".join(args))
 
 
+def test_docs_profiles_and_readme_cite_no_internal_document() -> None:
+    root = Path(__file__).parent.parent
+    files = [
+        *sorted((root / "docs").glob("*.md")),
+        *sorted((root / "inverters").glob("*.toml")),
+        root / "README.md",
+    ]
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            hit = INTERNAL.search(line)
+            assert hit is None, f"{path.relative_to(root)}:{number}: {line}"
+
+
 # ------------------------------------------------------------ the verdict
 
 
@@ -179,7 +192,7 @@ def test_json_envelope(run_cli: Run) -> None:
 def test_json_floats_are_rounded_to_the_resolution(run_cli: Run) -> None:
     text = run_cli("check", "parallel", "--voltages", "53.2", "52.6", "--json").stdout
     data = json.loads(text)
-    # 0.6 V / 11.6226 mohm = 51.6235 A: amperes to 0.1 A, as the packs send them.
-    assert data["equalising_current_a"] == 51.6
+    # 0.6 V / 11.6226 mohm = 51.6235 A: amperes to 0.01 A, the finest a pack sends.
+    assert data["equalising_current_a"] == 51.62
     assert data["assumptions"]["resistivity_ohm_mm2_per_m"] == 0.0172  # no unit: kept
     assert data["spread_v"] == 0.6

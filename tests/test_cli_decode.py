@@ -27,7 +27,7 @@ Run = Callable[..., CliResult]
 def test_request_then_reply(run_cli: Run) -> None:
     result = run_cli("decode", "rs485", R10_REQUEST, R10_REPLY, "--json")
     assert result.exit_code == 0, result.stderr
-    request, reply = result.json()
+    request, reply = result.json()["result"]  # a list sits under "result" (docs/json.md)
     assert request["kind"] == "request" and request["command"] == "SERIAL_NUMBER (0x93)"
     assert reply["payload"]["serial"] == "HPTCR03171112590"
     assert reply["command_guessed"] is False

@@ -214,3 +214,20 @@ def test_can_options_are_typed_for_python_can() -> None:
         ("index", 0),
     )
     assert parse_can_options(None) == ()
+
+
+def test_healthy_16_fits_80_columns_piped(
+    run_cli: Run, fast: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Piped output used to be 140 columns wide; now it is 80, and nothing is cut.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    result = run_cli("scan", "--sim", fast("healthy-16"), "--can-window", "1.5", "--json")
+    serials = [p["serial"] for p in result.json()["packs"]]
+    assert len(serials) == 16
+    out = run_cli("scan", "--sim", fast("healthy-16"), "--can-window", "1.5").stdout
+    lines = out.splitlines()
+    # The connection line names the scenario file: a path is never broken.
+    assert max(len(line) for line in lines if not line.startswith("RS485: ")) <= 80
+    for serial in serials:
+        assert sum(serial in line for line in lines) == 1, serial
+    assert " ".join(out.split()).endswith("OK: 16 pack(s) answered, nothing failed")

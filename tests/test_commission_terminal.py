@@ -31,7 +31,7 @@ def _spawn(*args: str) -> pexpect.spawn:
         ["-m", "active_cli", "commission", *args],
         env=env,
         encoding="utf-8",
-        timeout=60,
+        timeout=120,  # generous: a loaded CI machine, not a slow tool
         dimensions=(24, 80),
     )
 
@@ -63,9 +63,9 @@ def test_interactive_run_ctrl_c_then_resume(tmp_path: Path) -> None:
     _answer(child, "System name on the inverter portal", "")
     _answer(child, "Inverter serial number", "")
     _answer(child, "Inverter firmware", "")
-    _answer(child, r"Inverter rated power \(W\)", "8000")
-    _answer(child, r"Wire the battery's COM port", "")
-    child.expect(r"Set the inverter's battery protocol", timeout=120)
+    _answer(child, r"Inverter rated power", "8kW")
+    _answer(child, r"Wire the battery's COM port[^\[]*\[Enter/skip/abort\]", "")
+    child.expect(r"Set the inverter's battery protocol[^\[]*\[Enter/skip/abort\]", timeout=120)
     child.sendintr()  # Ctrl-C at the prompt
     child.expect(pexpect.EOF)
     child.close()
@@ -80,7 +80,7 @@ def test_interactive_run_ctrl_c_then_resume(tmp_path: Path) -> None:
     assert "resume" in stopped.step("inverter").note
 
     child = _spawn("--resume", str(session), "--sim", "healthy-4", *FAST)
-    _answer(child, r"Set the inverter's battery protocol", "")
+    _answer(child, r"Set the inverter's battery protocol[^\[]*\[Enter/skip/abort\]", "")
     _answer(child, r"Does the inverter's battery page show", "yes")
     child.expect(pexpect.EOF, timeout=60)
     child.close()
@@ -88,6 +88,7 @@ def test_interactive_run_ctrl_c_then_resume(tmp_path: Path) -> None:
     done = load_session(session)
     assert done.outcome is Outcome.COMPLETED
     assert done.inverter_display_matches is True
+    assert ("restart_confirmed", "yes") in done.step("inverter").answers
     assert done.joins == stopped.joins  # the resumed run did not switch the packs on again
     assert done.site == stopped.site
 

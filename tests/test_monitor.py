@@ -476,3 +476,27 @@ def test_ctrl_c_piped_prints_only_the_summary() -> None:
     assert proc.returncode == 0, errors
     assert text.count("Packs") == 1 and "Seen while monitoring" in text  # one screen, at the end
     assert "Traceback" not in errors
+
+
+def test_a_dead_can_gateway_ends_monitor_with_exit_3() -> None:
+    """The socketcand server dies mid-run: monitor notices within the silence limit
+    and exits 3, as it does when RS485 goes away, instead of running to --duration."""
+    from active_cli.links.can_watch import DEFAULT_SILENCE_LIMIT_S
+
+    with SimulatedSite("healthy-1", pty=False, socketcand_port=0) as site:
+        assert site.socketcand is not None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "active_cli", "monitor",
+             "--interface", "socketcand", "--channel", site.socketcand.channel,
+             "--can-option", f"host={site.socketcand.host}",
+             "--can-option", f"port={site.socketcand.port}",
+             "--duration", "60", "--refresh", "0.5"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(4.0)  # the first cycle has been heard
+        site.socketcand.close()
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == EXIT_NO_REPLY, err
+    assert time.monotonic() - started < DEFAULT_SILENCE_LIMIT_S + 10
+    assert "went away" in err and "Traceback" not in err

@@ -154,3 +154,21 @@ def test_the_cli_warns_about_uncovered_glyphs(
     result = run_cli("report", str(path), "--html", str(tmp_path / "t.html"))
     assert result.exit_code == 0
     assert "U+10000" in result.stderr and "fonts-noto" in result.stderr
+
+
+def test_photos_are_scaled_and_turned_upright(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from active_cli.report.photos import MAX_SIDE_PX, load_photo, split_photo_spec
+
+    big = tmp_path / "site:1.jpg"  # a colon in the file's own name
+    image = Image.new("RGB", (4000, 3000), (200, 60, 60))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° to show upright
+    image.save(big, "JPEG", exif=exif)
+    assert split_photo_spec(f"{big}:BMS: left side") == (big, "BMS: left side")
+    photo = load_photo(f"{big}:BMS: left side")
+    assert photo.mime == "image/jpeg" and photo.caption == "BMS: left side"
+    assert (photo.width_px, photo.height_px) == (MAX_SIDE_PX * 3 // 4, MAX_SIDE_PX)
+    assert len(photo.data) < big.stat().st_size
+    assert load_photo(str(big)).caption == big.name

@@ -37,7 +37,7 @@ def test_healthy_run_ticks_what_was_proven_and_nothing_else() -> None:
     # Not knowable from the bus, or not what the tool did: left for the installer.
     for item_id in ("1.4", "2.3", "2.4", "2.5", "2.7", "2.11", "active_link_data", "pictures"):
         assert items[item_id].mark in ("info", "blank"), item_id
-    assert items["1.2"].value == "4 x Active16 in parallel, master at address 1"
+    assert items["1.2"].value == "4 × Active16 in parallel, master at address 1"
     assert items["bms_firmware"].value == "V1.3.0 (all 4 packs)"
     assert items["inverter_error_code"].value is None  # never read, never invented
     assert items["working_before"].answer is None
@@ -117,3 +117,25 @@ def test_german_ticket_same_items_german_words() -> None:
     assert 'lang="de"' in html and "Allgemeine Schritte" in html and "Daten der Batterie" in html
     assert "Seite" in html  # the page counter's word, in the print CSS
     assert [i for i in _items(ticket)] == [i for i in _items(_ticket(sample_session("healthy-4")))]
+
+
+def test_a_recorded_stopped_run() -> None:
+    from pathlib import Path
+
+    from active_cli.commissioning.session import load_session
+
+    # Written by `active commission --inverter deye --sim mismatch --yes`: stops before linking.
+    session = load_session(Path(__file__).parent / "fixtures" / "sessions" / "mismatch-deye.json")
+    assert session.outcome.value == "stopped"
+    ticket = _ticket(session)
+    items = _items(ticket)
+    assert items["2.9"].mark == "problem" and items["2.6"].mark == "problem"
+    assert any("52.00 V" in line for line in items["2.9"].evidence)
+    for item_id in ("1.1", "1.3", "1.5", "1.6", "2.2"):
+        assert items[item_id].mark == "blank", item_id  # never reached: nothing to tick
+    problem = items["problem"].value
+    assert problem is not None and "Voltage spread 1.053 V" in problem
+    statuses = {s.id: s.status for s in ticket.steps}
+    assert statuses["before-linking"] == "fail" and statuses["final-snapshot"] == "pending"
+    html = render_html(ticket)
+    assert 'class="st status-fail">FAIL<' in html and 'class="st status-pending">PENDING<' in html

@@ -281,3 +281,13 @@ def test_listen_on_loopback_refuses_a_port_out_of_range() -> None:
     for port in (65536, -1):
         with pytest.raises(UsageError, match=r"0\.\.65535"):
             listen_on_loopback(port, "--tcp-port")
+
+
+def test_sim_list_json_is_json(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("sim", "--list", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["command"] == "sim --list" and data["schema_version"] == 1
+    names = {s["name"] for s in data["result"]}
+    assert {"healthy-4", "mismatch", "silent-inverter"} <= names
+    assert all(s["packs"] >= 1 and s["description"] for s in data["result"])

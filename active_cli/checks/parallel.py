@@ -457,7 +457,7 @@ def _spread_finding(spread_v: float, pair: str, rules: ParallelAssumptions) -> F
         detail=f"Worst pair: {pair}.",
         evidence=(rules.spread_rule(),),
         fix={
-            Severity.FAIL: "Do not link yet: equalise first (see the plan).",
+            Severity.FAIL: "Equalise first (see the plan); do not link yet.",
             Severity.WARN: "Better equalise first (see the plan); linking now is allowed.",
         }.get(severity, ""),
     )
@@ -534,12 +534,12 @@ def _soc_finding(
         f"SOC spread {spread:.1f} points: {verdict}",
         detail="LiFePO4 rest voltage is nearly flat between about 20 and 90 % SOC, so a "
         "small voltage spread can hide a large SOC difference, and the packs then "
-        f"equalise for a long time once linked. Lowest {low.label} {low.soc_pct:.1f} %, "
-        f"highest {high.label} {high.soc_pct:.1f} %.",
+        f"equalise for a long time once linked. Lowest {low.label} ({low.soc_pct:.1f}%), "
+        f"highest {high.label} ({high.soc_pct:.1f}%).",
         evidence=(rules.soc_rule(), *(f"{p.label}: {p.soc_pct:.1f} %" for p in packs)),
         fix={
-            Severity.FAIL: f"Do not link yet: charge {low.label} on its own until its SOC is "
-            f"within {rules.soc_spread_warn_pct:g} points of the others.",
+            Severity.FAIL: f"Charge {low.label} on its own until its SOC is within "
+            f"{rules.soc_spread_warn_pct:g} points of the others; do not link yet.",
             Severity.WARN: f"Better charge {low.label} on its own first; linking now is allowed.",
         }.get(severity, ""),
     )
@@ -555,7 +555,11 @@ def parallel_verdict(result: ParallelAssessment) -> Verdict:
     ordered = sort_findings(result.findings)
     failing = [f for f in ordered if f.failed]
     moves = [a for a in result.advice if a.action is not Action.NONE]
-    if failing and moves and all(f.code in (SPREAD, CURRENT) for f in failing):
+    # The plan is the fix for the voltages, and charging the low pack also
+    # narrows the SOC spread; any other failure is counted after it.
+    planned = (SPREAD, CURRENT, SOC_SPREAD)
+    others = [f for f in failing if f.code not in planned]
+    if moves and any(f.code in (SPREAD, CURRENT) for f in failing):
         if len(moves) == 1:
             (move,) = moves
             off = abs(move.voltage_v - move.target_v)
@@ -570,6 +574,8 @@ def parallel_verdict(result: ParallelAssessment) -> Verdict:
                 f"do not link - {len(moves)} packs are off: {steps}, each to about "
                 f"{moves[0].target_v:.2f} V"
             )
+        if others:
+            text += f" (and {len(others)} more failed: see the findings)"
         return Verdict(Severity.FAIL, text, SPREAD)
     if len(result.packs) >= 2:
         low, high = result.equalising_current_range_a

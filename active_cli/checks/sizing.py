@@ -118,7 +118,7 @@ def check_sizing(
         f"currents at {voltage_v:g} V, the low end of the pack's range (manual, Technical "
         f"Parameters), not at {spec.NOMINAL_VOLTAGE_V:g} V nominal",
         "the packs share the current equally",
-        f"usable energy {spec.USABLE_ENERGY_KWH:g} kWh per pack (manual, "
+        f"rated usable capacity {spec.USABLE_ENERGY_KWH:g} kWh per pack (manual, "
         f"{spec.MAX_DEPTH_OF_DISCHARGE_PCT:g} % depth of discharge); backup time before "
         "inverter losses",
     )
@@ -249,7 +249,8 @@ def _busbar_finding(power_w: float, packs: int, needed: bool, busbar: bool) -> F
 def _energy_finding(
     packs: int, energy_kwh: float, load_w: float | None, hours: float | None
 ) -> Finding:
-    title = f"Usable energy {energy_kwh:.2f} kWh ({packs} x {spec.USABLE_ENERGY_KWH:g} kWh)"
+    # Capacity, not charge left: the rating of the stack, whatever its SOC now.
+    title = f"Rated usable capacity {energy_kwh:.2f} kWh ({packs} x {spec.USABLE_ENERGY_KWH:g} kWh)"
     detail = ""
     if load_w is not None and hours is not None:
         title += f": about {hours:.1f} h at {load_w:g} W"

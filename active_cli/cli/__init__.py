@@ -33,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich.markdown alone would double the start-up time
-    add_completion=False,
+    add_completion=True,  # active --install-completion (docs/README.md)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(_decode.app, name="decode")
@@ -62,7 +62,7 @@ def _root(
         False, "--debug", help="Show raw frames, debug logging and tracebacks."
     ),
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     import logging  # here, not at the top: `active --help` never needs it
@@ -73,22 +73,60 @@ def _root(
     )
 
 
+def _readable_metavars(command: object) -> None:
+    """``--port PORT`` in help, not Typer's ``--port <str>`` / ``<int range>``.
+
+    An option's metavar is its long name in capitals unless the option set
+    one; an argument's is its name (with ``...`` when it takes several).
+    """
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", "") == "argument":
+            # Typer prints an argument's Python type after its name
+            # ("VOLTAGE... <list[str]>"); the name says it already.
+            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010
+        if getattr(param, "metavar", "set") is not None or getattr(param, "is_flag", False):
+            continue
+        if getattr(param, "count", False):
+            continue
+        opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+        name = (opts[0][2:] if opts else param.name or "value").replace("-", "_").upper()
+        if getattr(param, "param_type_name", "") == "argument" and param.nargs == -1:
+            name += "..."
+        param.metavar = name
+    for sub in getattr(command, "commands", {}).values():
+        _readable_metavars(sub)
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn known failures into one line and an exit code.
 
-    Usage errors are reported by Typer itself (exit 2); everything `active`
-    knows how to explain is an ``ActiveError`` and is caught here.
+    Everything `active` knows how to explain is an ``ActiveError`` (its own
+    exit code, docs/README.md); usage errors are click's (exit 2); Ctrl-C that
+    interrupts work is exit 130 with one line (commands whose normal end is
+    Ctrl-C — monitor, log capture — handle it themselves and exit 0).
+    ``--debug`` adds the traceback but keeps the exit code.
     """
     from active_cli.errors import ActiveError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     command = typer.main.get_command(app)
+    _readable_metavars(command)
     try:
         command.main(args=args, prog_name="active", standalone_mode=True)
+    except SystemExit as e:
+        if e.code == EXIT_INTERRUPTED:
+            # Typer turns a KeyboardInterrupt into this exit, silently.
+            print("interrupted (Ctrl-C): stopped before the work was done", file=sys.stderr)
+        raise
     except ActiveError as e:
         if debug:
-            raise
+            import traceback
+
+            traceback.print_exc()
         from active_cli.cli.output import print_error
 
         print_error(e)

@@ -46,12 +46,12 @@ class _CheckResult(Protocol):
 R = TypeVar("R", bound=_CheckResult)
 
 
-def _finish(result: R, json_out: bool, show: Callable[[R], None]) -> None:
+def _finish(result: R, json_out: bool, show: Callable[[R], None], command: str) -> None:
     from active_cli.cli import output
     from active_cli.cli.exits import exit_for
 
     if json_out:
-        output.print_json(result)
+        output.print_json(result, command=command)
     else:
         show(result)
     exit_for(result.findings)
@@ -71,6 +71,9 @@ def wiring(
         help="You have a straight patch lead: fail unless it is known to fit.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """The cable from the battery's COM port to the inverter's BMS port, pin by pin."""
     from active_cli.checks.wiring import check_wiring
@@ -79,10 +82,16 @@ def wiring(
 
     profile = load_profile(inverter)
     result = check_wiring(profile, packs=packs, straight_lead=straight_lead)
-    _finish(result, json_out, lambda r: render_checks.show_wiring(r, profile))
+    _finish(
+        result,
+        json_out,
+        lambda r: render_checks.show_wiring(r, profile, wide=wide),
+        "check wiring",
+    )
 
 
-@app.command("parallel")
+# A reversed probe reads "-53.2": taken as a reading (and explained), not as an option.
+@app.command("parallel", context_settings={"ignore_unknown_options": True})
 def parallel(
     values: list[str] = typer.Argument(
         None,
@@ -123,7 +132,22 @@ def parallel(
     fail_spread_v: float = typer.Option(
         spec.PARALLEL_SPREAD_FAIL_V, "--fail-spread", help="Fail above this spread (V)."
     ),
+    warn_soc_spread: float = typer.Option(
+        spec.PARALLEL_SOC_SPREAD_WARN_PCT,
+        "--warn-soc-spread",
+        metavar="POINTS",
+        help="Warn above this SOC spread, in points (LiFePO4's flat curve hides SOC).",
+    ),
+    fail_soc_spread: float = typer.Option(
+        spec.PARALLEL_SOC_SPREAD_FAIL_PCT,
+        "--fail-soc-spread",
+        metavar="POINTS",
+        help="Fail above this SOC spread, in points.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """Before linking packs: spread, worst pair, equalising current, what to do."""
     from active_cli.checks.parallel import PackVoltage, ParallelAssumptions, check_parallel
@@ -147,6 +171,8 @@ def parallel(
             cable_mm2=cable_mm2,
             spread_warn_v=warn_spread_v,
             spread_fail_v=fail_spread_v,
+            soc_spread_warn_pct=warn_soc_spread,
+            soc_spread_fail_pct=fail_soc_spread,
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -161,7 +187,7 @@ def parallel(
     else:
         packs = [PackVoltage(f"pack {i}", v) for i, v in enumerate(readings, start=1)]
     result = check_parallel(packs, rules, scan_findings=scan_findings)
-    _finish(result, json_out, render_checks.show_parallel)
+    _finish(result, json_out, lambda r: render_checks.show_parallel(r, wide=wide), "check parallel")
 
 
 def _read_all(
@@ -221,24 +247,32 @@ def _read_one_by_one(
 
 def _parse_voltages(values: list[str]) -> list[float]:
     from active_cli.errors import UsageError
+    from active_cli.typed_values import TypedValueError, parse_pack_voltages
 
-    out = []
-    for token in (t for value in values for t in value.replace(",", " ").split()):
-        try:
-            volts = float(token)
-        except ValueError:
-            volts = math.nan
-        # float() also reads "nan" and "inf", which are not readings.
-        if not math.isfinite(volts):
-            raise UsageError(f"{token!r} is not a voltage", hint="write volts: 53.2")
-        out.append(volts)
-    return out
+    try:
+        return parse_pack_voltages(values)
+    except TypedValueError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+
+
+def parse_power(text: str, option: str = "--inverter-power") -> float:
+    """``8000``, ``8000W``, ``8kW`` -> watts; ``8`` gets "did you mean 8 kW?"."""
+    from active_cli.errors import UsageError
+    from active_cli.typed_values import TypedValueError, parse_power_w
+
+    try:
+        return parse_power_w(text)
+    except TypedValueError as e:
+        raise UsageError(f"{option} {e.message}", hint=e.hint) from None
 
 
 @app.command("sizing")
 def sizing(
-    inverter_power_w: float = typer.Option(
-        ..., "--inverter-power", help="The inverter's rated power (W)."
+    inverter_power: str = typer.Option(
+        ...,
+        "--inverter-power",
+        metavar="W",
+        help="The inverter's rated power: 8000, 8000W or 8kW.",
     ),
     packs: int = typer.Option(..., "--packs", "-n", min=1, help="Packs in the stack."),
     load_w: float | None = typer.Option(None, "--load", help="A load to size backup time for (W)."),
@@ -246,17 +280,21 @@ def sizing(
         False, "--busbar", help="The stack is wired through a busbar, not the battery terminals."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
 ) -> None:
     """Current per pack, packs needed, terminals or busbar, energy and backup time."""
     from active_cli.checks.sizing import check_sizing
     from active_cli.cli import render_checks
     from active_cli.errors import UsageError
 
+    inverter_power_w = parse_power(inverter_power)
     try:
         result = check_sizing(inverter_power_w, packs, load_w=load_w, busbar=busbar)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    _finish(result, json_out, render_checks.show_sizing)
+    _finish(result, json_out, lambda r: render_checks.show_sizing(r, wide=wide), "check sizing")
 
 
 @app.command("protocol")
@@ -287,6 +325,9 @@ def protocol(
         None, "--expect", "-n", help="Packs in the stack; the master's module count must match."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full tables (wider than 80 columns; SOH, cycles ...)."
+    ),
     record: list[Path] | None = RECORD_OPTION,
     replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
@@ -337,7 +378,12 @@ def protocol(
         ) as links:
             observed = observe_protocol(profile, links, window, expected_packs=expect)
         print_notes(observed.notes)
-    _finish(observed.assessment, json_out, render_checks.show_protocol)
+    _finish(
+        observed.assessment,
+        json_out,
+        lambda r: render_checks.show_protocol(r, wide=wide),
+        "check protocol",
+    )
 
 
 def _say_replay(files: str, json_out: bool) -> None:

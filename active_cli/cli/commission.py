@@ -36,8 +36,11 @@ def commission_command(
     packs: int | None = typer.Option(
         None, "--packs", "-n", min=1, max=16, help="Packs in the stack (asked if not given)."
     ),
-    inverter_power: float | None = typer.Option(
-        None, "--inverter-power", min=1, help="The inverter's rated power, W (asked if not given)."
+    inverter_power: str | None = typer.Option(
+        None,
+        "--inverter-power",
+        metavar="W",
+        help="The inverter's rated power: 8000, 8000W or 8kW (asked if not given).",
     ),
     voltages: str | None = typer.Option(
         None,
@@ -105,6 +108,7 @@ def commission_command(
     """Guided power-on: packs one by one, wiring, each pack on in turn, inverter, acceptance."""
     import dataclasses
 
+    from active_cli.cli.check import parse_power
     from active_cli.cli.connect import connection_from_options, print_notes
     from active_cli.cli.prompting import TerminalPrompter, YesPrompter
     from active_cli.cli.scan import parse_addresses
@@ -170,7 +174,7 @@ def commission_command(
     options = CommissionOptions(
         inverter=profile.id,
         packs=session.site.packs_expected,
-        inverter_power_w=inverter_power,
+        inverter_power_w=None if inverter_power is None else parse_power(inverter_power),
         voltages=readings,
         addresses=parse_addresses(addresses),
         settle_s=settle,
@@ -211,25 +215,15 @@ def commission_command(
 
 
 def _parse_voltages(text: str | None) -> tuple[float, ...]:
-    import math
-
     from active_cli.errors import UsageError
+    from active_cli.typed_values import TypedValueError, parse_pack_voltages
 
     if not text:
         return ()
-    out: list[float] = []
-    for token in (t for t in text.replace(";", ",").split(",") if t.strip()):
-        try:
-            volts = float(token.strip())
-        except ValueError:
-            volts = math.nan
-        if not math.isfinite(volts) or volts <= 0:
-            raise UsageError(
-                f"--voltages: {token.strip()!r} is not a pack voltage",
-                hint="volts in pack order, comma-separated: --voltages 53.2,53.1,52.9",
-            )
-        out.append(volts)
-    return tuple(out)
+    try:
+        return tuple(parse_pack_voltages([text]))
+    except TypedValueError as e:
+        raise UsageError(f"--voltages: {e.message}", hint=e.hint) from None
 
 
 def _ask_packs(sim: str | None, yes: bool) -> int:

@@ -77,4 +77,8 @@ def fix_with_hint(finding: Finding) -> str:
     hint = hint_for(finding)
     if not hint:
         return finding.fix
-    return f"{finding.fix} ({hint})" if finding.fix else hint
+    if not finding.fix:
+        return hint
+    fix = finding.fix
+    stop = "." if fix.endswith(".") else ""
+    return f"{fix.removesuffix('.')} ({hint}){stop}"

@@ -13,6 +13,7 @@ app = typer.Typer(
 def list_profiles(
     ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(False, "--wide", help="The full tables (wider than 80 columns)."),
 ) -> None:
     """List every profile (or use `show NAME`)."""
     if ctx.invoked_subcommand is not None:
@@ -22,15 +23,16 @@ def list_profiles(
 
     profiles = load_all()
     if json_out:
-        output.print_json(profiles)
+        output.print_json(profiles, command="inverters")
     else:
-        render_checks.show_profile_list(profiles)
+        render_checks.show_profile_list(profiles, wide=wide)
 
 
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="Profile id or alias, e.g. deye, victron, eg4."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    wide: bool = typer.Option(False, "--wide", help="The full tables (wider than 80 columns)."),
 ) -> None:
     """Everything one profile knows, with confidence and sources."""
     from active_cli.cli import output, render_checks
@@ -38,6 +40,6 @@ def show(
 
     profile = load_profile(name)
     if json_out:
-        output.print_json(profile)
+        output.print_json(profile, command="inverters show")
     else:
-        render_checks.show_profile(profile)
+        render_checks.show_profile(profile, wide=wide)

@@ -50,6 +50,9 @@ def monitor_command(
     json_out: bool = typer.Option(
         False, "--json", help="Print the last view and the min/max summary as JSON (only that)."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full pack table (wider than 80 columns; 16 packs need rows)."
+    ),
 ) -> None:
     """Live view of every pack and of what the battery tells the inverter.
 
@@ -67,7 +70,7 @@ def monitor_command(
     from active_cli.cli.scan import parse_addresses
     from active_cli.connection import open_links
     from active_cli.errors import LinkError, UsageError
-    from active_cli.links.can_watch import CanWatcher
+    from active_cli.links.can_watch import DEFAULT_SILENCE_LIMIT_S, CanWatcher
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
@@ -88,7 +91,11 @@ def monitor_command(
         links = stack.enter_context(open_links(connection))
         print_notes(links.notes)
         link = links.rs485
-        watch = stack.enter_context(CanWatcher(links.can)) if links.can is not None else None
+        watch = (
+            stack.enter_context(CanWatcher(links.can, silence_limit_s=DEFAULT_SILENCE_LIMIT_S))
+            if links.can is not None
+            else None
+        )
         listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
         if link is not None:
@@ -113,7 +120,9 @@ def monitor_command(
                 if not live:
                     render_monitor.announce(model.view(time.monotonic()), duration=duration)
                 deadline = None if duration is None else time.monotonic() + duration
-                render_monitor.watch(model, step, refresh=refresh, deadline=deadline, live=live)
+                render_monitor.watch(
+                    model, step, refresh=refresh, deadline=deadline, live=live, wide=wide
+                )
         except LinkError as e:
             # The adapter went away mid-run: show what was seen, then the error.
             failure = e
@@ -121,11 +130,11 @@ def monitor_command(
     if json_out:
         from active_cli.cli.output import print_json
 
-        print_json(view)
+        print_json(view, command="monitor")
     elif once:
-        render_monitor.show_once(view)
+        render_monitor.show_once(view, wide=wide)
     else:
-        render_monitor.show_summary(view)
+        render_monitor.show_summary(view, wide=wide)
     if failure is not None:
         raise failure
 

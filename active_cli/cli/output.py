@@ -67,16 +67,17 @@ def to_jsonable(value: Any) -> Any:
 JSON_SCHEMA_VERSION = 1
 ENVELOPE_KEYS = ("schema_version", "active_version", "created_at", "command", "failed", "findings")
 # Floats are rounded to the resolution of what measures them, by the unit in
-# the key's name (docs/json.md): volts to the mV the packs report, amperes and
-# degrees to the 0.1 they are sent in. A value without a known unit (a
+# the key's name (docs/json.md): volts to the mV the packs report, amperes to
+# the 10 mA of PACE packs (Pylontech sends 0.1 A), SOC to the 0.01 % of CAN's
+# high-resolution SOC, degrees to the 0.1 they are sent in. A value without a known unit (a
 # resistance, a ratio) keeps 6 significant digits: 12.000000000000002 is never
 # printed, and no digit that carries meaning is lost.
 _DECIMALS_BY_UNIT = {
     "_v": 3,
     "_mv": 1,
-    "_a": 1,
+    "_a": 2,
     "_c": 1,
-    "_pct": 1,
+    "_pct": 2,
     "_ah": 3,
     "_s": 3,
     "_kwh": 3,
@@ -230,13 +231,25 @@ def findings_table(
         body = f"[bold]{escape(finding.title)}[/]"
         if finding.detail:
             body += f"\n{escape(finding.detail)}"
-        evidence = [line for line in finding.evidence if line not in skip]
+        # Evidence already printed (the assumptions) or that says what the fix says
+        # is not repeated.
+        evidence = [line for line in finding.evidence if line not in skip and line != finding.fix]
         if evidence:
             body += "\n[dim]" + escape("\n".join(evidence)) + "[/]"
         fix = fix_with_hint(finding)
         if fix:
             body += f"\n→ {escape(fix)}"
         table.add_row(f"[{style}]{label}[/]", body)
+    return table
+
+
+def bullet_list(lines: Iterable[str], *, style: str = "dim") -> Table:
+    """``  - text`` lines whose wrapped text stays indented under the first word."""
+    table = Table.grid()
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for line in lines:
+        table.add_row(f"[{style}]  - [/]", f"[{style}]{escape(line)}[/]")
     return table
 
 

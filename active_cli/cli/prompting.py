@@ -67,8 +67,11 @@ class TerminalPrompter:
         choices: Sequence[StepAnswer] = (StepAnswer.GO, StepAnswer.SKIP, StepAnswer.ABORT),
     ) -> StepAnswer:
         offered = "/".join("Enter" if c is StepAnswer.GO else c.value for c in choices)
+        # The instruction wrapped by words at the terminal's width; the prompt
+        # itself stays short, since the terminal would cut it mid-word.
+        self._console.print(escape(instruction))
         while True:
-            text = self._prompt(f"{instruction} [{offered}]", default="")
+            text = self._prompt(f"  [{offered}]", default="")
             answer = _WORDS.get(text.strip().lower())
             if answer in choices:
                 assert answer is not None

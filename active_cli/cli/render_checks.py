@@ -21,7 +21,7 @@ from active_cli.checks.wiring import (
     map_cable,
     wiring_verdict,
 )
-from active_cli.cli.output import print_findings, stdout
+from active_cli.cli.output import bullet_list, print_findings, stdout
 from active_cli.inverters import InverterProfile, PinFunction, PortPin, by_confidence, fact_text
 
 # One character per pin for the drawings.
@@ -36,7 +36,10 @@ _PIN_MARK = {
     PinFunction.NC: ".",
     PinFunction.UNKNOWN: "?",
 }
-LEGEND = "H/L CAN-H/L, A/B RS485-A/B, G ground, + power, x reserved, . not connected, ? unknown"
+LEGEND = (
+    "H/L CAN-H/L, A/B RS485-A/B, G ground, + power,",
+    "x reserved, . not connected, ? unknown",
+)
 
 
 def rj45_drawing(
@@ -64,7 +67,6 @@ def show_wiring(result: WiringAssessment, profile: InverterProfile, *, wide: boo
     console.print(
         f"[bold]Wiring: Active16 COM port -> {escape(profile.name)} {escape(label)}[/] "
         f"({escape(bus)})",
-        soft_wrap=True,
     )
     # The battery's unlisted pins are NC (manual); the inverter's are unknown.
     ours = rj45_drawing(
@@ -76,7 +78,8 @@ def show_wiring(result: WiringAssessment, profile: InverterProfile, *, wide: boo
     theirs = rj45_drawing(f"{profile.name} {label}", _port_marks(profile.port.pins))
     for left, right in zip(ours, theirs, strict=True):
         console.print(escape(f"  {left}  {right}"), soft_wrap=True)
-    console.print(f"[dim]  {LEGEND}[/]", soft_wrap=True)
+    for line in LEGEND:
+        console.print(f"[dim]  {line}[/]")
     console.print("[dim]  pin 1 is the white-orange wire of a T568B lead[/]")
     console.print(_cable_table(cable))
     if cable.straight is StraightLead.DOES_NOT_FIT and cable.complete:
@@ -86,11 +89,10 @@ def show_wiring(result: WiringAssessment, profile: InverterProfile, *, wide: boo
         console.print(
             f"Crimp the battery end as T568B. At the inverter end put {moves}; cut back every "
             "other wire.",
-            soft_wrap=True,
         )
     if cable.inverter_open_pins:
         opens = ", ".join(f"{p.pin} ({p.function.value})" for p in cable.inverter_open_pins)
-        console.print(f"Leave open at the inverter: {escape(opens)}", soft_wrap=True)
+        console.print(f"Leave open at the inverter: {escape(opens)}")
     print_findings(console, result.findings, wiring_verdict(result))
 
 
@@ -143,8 +145,7 @@ def show_parallel(result: ParallelAssessment, *, wide: bool = False) -> None:
         )
     assumptions = result.assumptions.describe()
     console.print("[dim]Assumptions:[/]")
-    for line in assumptions:
-        console.print(f"[dim]  - {escape(line)}[/]")
+    console.print(bullet_list(assumptions))
     print_findings(console, result.findings, parallel_verdict(result), omit_evidence=assumptions)
 
 
@@ -168,8 +169,7 @@ def show_sizing(result: SizingAssessment, *, wide: bool = False) -> None:
         table.add_row("backup", f"{result.backup_hours:.1f} h at {result.load_w:g} W")
     console.print(table)
     console.print("[dim]Assumptions:[/]")
-    for line in result.assumptions:
-        console.print(f"[dim]  - {escape(line)}[/]")
+    console.print(bullet_list(result.assumptions))
     print_findings(console, result.findings, sizing_verdict(result))
 
 
@@ -197,11 +197,10 @@ def show_profile(profile: InverterProfile, *, wide: bool = False) -> None:
     console.print(
         f"[bold]{escape(profile.name)}[/]: {escape(profile.family)} "
         f"(confidence {profile.confidence.value})",
-        soft_wrap=True,
     )
     if profile.confidence_note:
-        console.print(f"why: {escape(profile.confidence_note)}", soft_wrap=True)
-    console.print(f"models: {escape(', '.join(profile.models))}", soft_wrap=True)
+        console.print(f"why: {escape(profile.confidence_note)}")
+    console.print(f"models: {escape(', '.join(profile.models))}")
     if profile.aliases:
         console.print(f"also known as: {escape(', '.join(profile.aliases))}")
     facts = Table(title="Facts", title_justify="left", show_header=False)
@@ -253,8 +252,10 @@ def show_profile(profile: InverterProfile, *, wide: bool = False) -> None:
         console.print(quirks)
     console.print("[bold]Sources[/]")
     for source in profile.sources:
-        url = f" <{source.url}>" if source.url else ""
-        console.print(f"  {escape(source.id)}: {escape(source.text)}{escape(url)}", soft_wrap=True)
+        console.print(f"  {escape(source.id)}: {escape(source.text)}")
+        if source.url:
+            # On a line of its own and never wrapped: a URL cut in two cannot be opened.
+            console.print(f"    <{escape(source.url)}>", soft_wrap=True)
 
 
 def show_protocol(result: ProtocolAssessment, *, wide: bool = False) -> None:
@@ -272,7 +273,10 @@ def show_protocol(result: ProtocolAssessment, *, wide: bool = False) -> None:
             dvl = "" if lim.discharge_voltage_v is None else f", DVL {lim.discharge_voltage_v} V"
             console.print(
                 f"Battery sends: {state.protocol}, {state.voltage_v} V, {state.current_a} A, "
-                f"SOC {state.soc_pct} %, CVL {lim.charge_voltage_v} V, "
-                f"CCL {lim.charge_current_a} A, DCL {lim.discharge_current_a} A{dvl}"
+                f"SOC {state.soc_pct} %"
+            )
+            console.print(
+                f"  limits: CVL {lim.charge_voltage_v} V, CCL {lim.charge_current_a} A, "
+                f"DCL {lim.discharge_current_a} A{dvl}"
             )
     print_findings(console, result.findings, protocol_verdict(result))

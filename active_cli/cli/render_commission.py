@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from active_cli.checks.parallel import PLAN
@@ -104,13 +105,12 @@ def show(session: Session, path: Path) -> None:
                 style = "bold red" if finding.failed else "yellow"
                 console.print(
                     f"[{style}]{label}[/] [{escape(step.id)}] {escape(printable(finding.title))}",
-                    soft_wrap=True,
                 )
                 if finding.fix:
-                    console.print(f"      -> {escape(printable(finding.fix))}", soft_wrap=True)
+                    console.print(Padding(f"-> {escape(printable(finding.fix))}", (0, 0, 0, 6)))
     console.print(f"Session record: {escape(str(path))}", soft_wrap=True)
     line = verdict(session)
     style = (
         "green" if line.startswith("OK") else "yellow" if line.startswith("WARN") else "bold red"
     )
-    console.print(f"[{style}]{escape(line)}[/]", soft_wrap=True)
+    console.print(f"[{style}]{escape(line)}[/]")

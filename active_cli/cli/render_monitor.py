@@ -197,7 +197,9 @@ def _can_lines(view: MonitorView) -> list[Text | Table]:
         line.append(f"{measured} STALE", style=RED)
     else:
         line.append(measured)
-    line.append("  ")
+    # The limits on a line of their own: at 80 columns one line would wrap
+    # between a label and its value.
+    line.append("\n  ")
     limits = can.limits
     if limits is None:
         line.append("no 0x351 (charge limits)", style=RED)

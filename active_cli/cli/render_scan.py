@@ -227,7 +227,9 @@ def show(snapshot: StackSnapshot, *, wide: bool = False) -> None:
     if snapshot.packs:
         console.print(packs_table(snapshot, wide=wide))
     for line in summary_lines(snapshot):
-        console.print(escape(line))
+        # A port, a capture path or an interface is never broken across lines.
+        where = line.startswith(("RS485: ", "CAN: "))
+        console.print(escape(line), soft_wrap=where)
     print_findings(console, snapshot.findings, scan_verdict(snapshot))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 
 from rich.live import Live
 from rich.markup import escape
@@ -14,9 +15,27 @@ from active_cli.cli.output import stdout, to_jsonable
 from active_cli.sim.site import SimulatedSite
 
 
-def show_scenarios() -> None:
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """One built-in scenario as `active sim --list --json` lists it."""
+
+    name: str
+    packs: int
+    description: str
+
+
+def show_scenarios(*, json_out: bool = False) -> None:
     from active_cli.sim.scenario import builtin_scenario_names, load_scenario
 
+    if json_out:
+        from active_cli.cli.output import print_json
+
+        summaries = []
+        for name in builtin_scenario_names():
+            scenario = load_scenario(name)
+            summaries.append(ScenarioSummary(name, len(scenario.packs), scenario.description))
+        print_json(summaries, command="sim --list")
+        return
     table = Table(title="Built-in scenarios", title_justify="left")
     table.add_column("name")
     table.add_column("packs", justify="right")

@@ -69,6 +69,9 @@ def scan_command(
         5.5, "--can-window", min=0.1, help="Longest CAN listening time, seconds."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the whole snapshot as JSON."),
+    wide: bool = typer.Option(
+        False, "--wide", help="The full pack table (wider than 80 columns: SOH, cycles ...)."
+    ),
     record: list[Path] | None = RECORD_OPTION,
     replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
@@ -117,9 +120,9 @@ def scan_command(
     if json_out:
         from active_cli.cli.output import print_json
 
-        print_json(snapshot)
+        print_json(snapshot, command="scan")
     else:
-        render_scan.show(snapshot)
+        render_scan.show(snapshot, wide=wide)
     if outcome.nothing_answered:
         render_scan.show_no_reply(snapshot)
     exit_for(snapshot.findings, answered=not outcome.nothing_answered)

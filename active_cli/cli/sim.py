@@ -80,7 +80,7 @@ def sim_command(
             raise UsageError(f"{option} needs a number, not {value}")
 
     if list_scenarios:
-        render_sim.show_scenarios()
+        render_sim.show_scenarios(json_out=json_out)
         return
     from active_cli.sim.site import SimulatedSite
 

@@ -73,6 +73,8 @@ DEFAULT_LABELS: Final[dict[str, str]] = {
     "no": "No",
     "mandatory": "mandatory",
     "packs": "Data of the battery",
+    "packs_final": "read at the end of commissioning",
+    "packs_before": "read before linking (the run ended before the final snapshot)",
     "position": "Pos.",
     "address": "Addr.",
     "serial": "Serial",

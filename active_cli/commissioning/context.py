@@ -22,6 +22,7 @@ from active_cli.commissioning.session import Session, save_session
 from active_cli.discovery import DEFAULT_ADDRESSES
 from active_cli.errors import UsageError
 from active_cli.procedures.prompting import Aborted, Prompter, StepAnswer
+from active_cli.typed_values import TypedValueError, parse_power_w
 
 if TYPE_CHECKING:
     from active_cli.connection import Links
@@ -126,19 +127,18 @@ class Commissioning:
         answer = self.prompter.ask_value(question, default=default or "")
         return answer.strip() or None
 
-    def number(
-        self, key: str, question: str, *, default: float | None = None, unit: str = ""
-    ) -> float | None:
-        raw = self.text(key, question, default=None if default is None else f"{default:g}")
-        if raw is None:
-            return None
-        try:
-            value = float(raw.replace(",", ".").strip().removesuffix(unit).strip())
-        except ValueError:
-            raise UsageError(f"{question}: {raw!r} is not a number") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise UsageError(f"{question}: {raw!r} is not a number")
-        return value
+    def power(self, key: str, question: str) -> float | None:
+        """An inverter power as typed (``8000``, ``8kW``); asked again until it reads."""
+        while True:
+            raw = self.text(key, question)
+            if raw is None:
+                return None
+            try:
+                return parse_power_w(raw)
+            except TypedValueError as e:
+                if key in self.answers or self.options.assume_yes:
+                    raise UsageError(f"{question}: {e.message}", hint=e.hint) from None
+                self.prompter.say(f"{e.message} ({e.hint})")
 
     def yes_no(self, key: str, question: str) -> bool | None:
         """A yes/no answer; None when it was not given (unverified, not "no")."""

@@ -58,10 +58,13 @@ def run_inverter(c: Commissioning) -> StepResult:
     )
     if skipped is not None:
         return StepResult(tuple(found), tuple(evidence), skipped=skipped)
+    # A person confirmed the setting and the restart (the service checklist's
+    # 1.5 "Restart"); --yes confirms nothing.
+    answers = () if c.options.assume_yes else (("restart_confirmed", "yes"),)
     c.actuator.switch_on_inverter("Turn on the inverter")
     if profile.bus.kind.value is Bus.RS485 or profile.protocol.heartbeat_0x305.value is not True:
         found.append(_cannot_see(c))
-        return StepResult(tuple(found), tuple(evidence))
+        return StepResult(tuple(found), tuple(evidence), answers)
     if c.links.can is None:
         found.append(
             finding(
@@ -71,7 +74,7 @@ def run_inverter(c: Commissioning) -> StepResult:
                 fix="connect the CAN adapter to the inverter side of the bus",
             )
         )
-        return StepResult(tuple(found), tuple(evidence))
+        return StepResult(tuple(found), tuple(evidence), answers)
     bus = c.links.can
     c.fresh_can()
     started = c.clock()
@@ -110,7 +113,7 @@ def run_inverter(c: Commissioning) -> StepResult:
                 "restart it; check the cable's CAN-H/CAN-L pins at both ends",
             )
         )
-        return StepResult(tuple(found), tuple(evidence))
+        return StepResult(tuple(found), tuple(evidence), answers)
     period = got.heartbeat_period_s
     evidence.append(
         f"heartbeat 0x305 heard after {waited:.1f} s"
@@ -124,7 +127,7 @@ def run_inverter(c: Commissioning) -> StepResult:
             evidence=tuple(evidence),
         )
     )
-    return StepResult(tuple(found), tuple(evidence))
+    return StepResult(tuple(found), tuple(evidence), answers)
 
 
 def _cannot_see(c: Commissioning) -> Finding:

@@ -87,13 +87,9 @@ def run_sizing(c: Commissioning) -> StepResult:
     """The manual's current, terminal and busbar rules for this inverter and stack."""
     power = c.options.inverter_power_w or c.session.site.inverter_power_w
     if power is None:
-        power = c.number("inverter.power_w", "Inverter rated power (W)", unit="W")
+        power = c.power("inverter.power_w", "Inverter rated power (8000, 8000W or 8kW)")
     if power is None:
         return StepResult(skipped="inverter power not given")
-    if 0 < power < 100:
-        raise_kw = power * 1000
-        c.prompter.say(f"{power:g} reads as kW: taking {raise_kw:g} W")
-        power = raise_kw
     c.session = dataclasses.replace(
         c.session, site=dataclasses.replace(c.session.site, inverter_power_w=power)
     )

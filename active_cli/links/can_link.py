@@ -101,7 +101,9 @@ def resolve_config(options: CanOptions, **extra: Any) -> dict[str, Any]:
     except (can.CanInterfaceNotImplementedError, ValueError) as e:
         # load_config refuses a missing interface as 'Unknown interface type "None"'.
         if 'type "None"' not in str(e):
-            raise UsageError(f"CAN configuration: {e}", hint=NO_INTERFACE_HINT) from e
+            raise LinkError(
+                f"cannot open CAN bus ({options.describe()}): {e}", hint=_hint(options)
+            ) from e
         config = {}
     if not config.get("interface"):
         raise UsageError(

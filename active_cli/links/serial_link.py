@@ -61,6 +61,10 @@ _ANY_ADR = frozenset({0x00, 0xFF})
 # line flooded by another master ends the request at its deadline.
 _MAX_STRAYS = 4
 
+# A reply budget raised after late replies never goes past this: a BMS slower
+# than 3 s is not one a scan should wait for at every address.
+MAX_LATE_BUDGET_S = 3.0
+
 # The reason of the DecodeError a request ends with when bytes kept arriving
 # until its overall deadline without forming the reply: a line that babbles.
 BABBLE_REASON = (
@@ -122,7 +126,7 @@ class LinkStats:
     came after their request had timed out (heard as a stray during the next
     request, or in the grace window of a request that expected a reply), and
     ``late_reply_ms`` their latencies: a slow BMS, not a wiring fault, so the
-    fix is a longer reply timeout.
+    fix is a longer reply timeout (the link itself raises its budget after one).
     """
 
     noise_bytes: int = 0
@@ -395,8 +399,14 @@ class SerialLink(ClosesOnExit):
                 if self.recorder is not None:
                     self.recorder("RX", raw, time.time())
                 stray = None if asked is None else stray_reason(asked, frame)
+                if stray is None and self._too_early(raw, now, sent + request_wire):
+                    stray = "the late reply to the request before"
                 if stray is not None:
-                    if not self._heard_late(frame, raw, now):
+                    if self._heard_late(frame, raw, now):
+                        # The budget just grew: the reply to this request may
+                        # be as slow as the one just heard.
+                        budget = self.latency_budget_s if patient else self.reply_start_budget_s
+                    else:
                         log.debug("stray frame dropped (%s)", stray)
                         self.stats.stray_frames += 1
                         self.stats.stray_bytes += len(raw)
@@ -412,8 +422,7 @@ class SerialLink(ClosesOnExit):
                 if not strays and first_byte_at is not None:
                     latency_s = first_byte_at - sent - request_wire
                     if in_grace:
-                        self.stats.late_replies += 1
-                        self.stats.late_reply_ms.append(round(1000 * latency_s, 1))
+                        self._count_late(latency_s)
                     # After a stray, the reply's delay was the stray's doing.
                     self._learn_latency(latency_s)
                 return frame
@@ -440,6 +449,26 @@ class SerialLink(ClosesOnExit):
             frame=self._framer.pending(),
         )
 
+    def _too_early(self, raw: bytes, now: float, request_end: float) -> bool:
+        """A frame that could answer this request, but started far sooner than
+        this BMS answers, while an earlier request to the same address is still
+        unanswered: it is that request's late reply (a slow pack's reply to a
+        single read must not become the answer to the group read after it)."""
+        # Only for a BMS known to be slow (a late reply was heard): a fast
+        # one's replies never wait for a later request.
+        if not self.stats.late_replies or self._max_latency_seen_s is None:
+            return False
+        if self._timed_out is None:
+            return False
+        try:
+            frame = pylon_rs485.decode_frame(raw)
+        except DecodeError:
+            return False
+        if stray_reason(self._timed_out[0], frame) is not None:
+            return False
+        started = now - wire_time_s(len(raw), self.baud) - request_end
+        return started < 0.5 * self._max_latency_seen_s
+
     def _heard_late(self, frame: Frame, raw: bytes, now: float) -> bool:
         """Is `frame` the reply to the last request that timed out? Counts it if so."""
         if self._timed_out is None:
@@ -449,10 +478,18 @@ class SerialLink(ClosesOnExit):
             return False
         self._timed_out = None
         # Stamped when its CR came: take off its own wire time for the start.
-        latency_s = now - wire_time_s(len(raw), self.baud) - ended_at
+        self._count_late(now - wire_time_s(len(raw), self.baud) - ended_at)
+        return True
+
+    def _count_late(self, latency_s: float) -> None:
+        """A reply came after its budget: count it, and wait that long from now on
+        (1.5 x the latency, at most `MAX_LATE_BUDGET_S`), so the rest of a scan
+        reads a slow BMS instead of taking it for an empty address."""
         self.stats.late_replies += 1
         self.stats.late_reply_ms.append(round(1000 * latency_s, 1))
-        return True
+        wanted = min(MAX_LATE_BUDGET_S, 1.5 * latency_s + 0.05)
+        self.latency_budget_s = max(self.latency_budget_s, wanted)
+        self._learn_latency(latency_s)
 
     def _learn_latency(self, latency_s: float) -> None:
         latency_s = max(0.0, latency_s)

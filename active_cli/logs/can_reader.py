@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError
@@ -249,7 +249,8 @@ class CanLogReader(ClosesOnExit):
         if self.kind != ".log":
             raise ValueError("tokens() reads candump .log files only")
         # The tokenizer itself, not a generator wrapping it: one layer less per line.
-        return candump_tokens(bounded_lines(self._open_text(), self.lines), str(self.path))
+        lines = bounded_lines(self._open_text(), self.lines, by_line=self.compressed)
+        return candump_tokens(lines, str(self.path))
 
     def __iter__(self) -> Iterator[CanFrame]:
         if self.fast:
@@ -301,14 +302,25 @@ class CanLogReader(ClosesOnExit):
         import can
 
         if self.kind == ".blf":
-            return can.LogReader(self.path)
+            # The class itself: can.LogReader scans the installed packages'
+            # entry points for plug-ins on every call (~5 ms).
+            try:
+                raw = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            except OSError as e:
+                raise DataFileError(str(self.path), f"cannot read: {e.strerror or e}") from e
+            self._raw = raw
+            binary: IO[bytes] = raw
+            if self.compressed:
+                binary = cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+            return can.BLFReader(cast(BinaryIO, binary))
         classes: dict[str, Any] = {
             ".log": can.CanutilsLogReader,
             ".asc": can.ASCReader,
             ".csv": can.CSVReader,
             ".trc": can.TRCReader,
         }
-        return classes[self.kind](BoundedTextFile(self._open_text(), self.lines))
+        text = BoundedTextFile(self._open_text(), self.lines, by_line=self.compressed)
+        return classes[self.kind](text)
 
     def _python_can_frames(self) -> Iterator[CanFrame]:
         for message in self.messages():

@@ -42,10 +42,19 @@ def bounded_lines(
     max_chars: int = MAX_LINE_CHARS,
     placeholder: str | None = "",
     newline: str = "",
+    by_line: bool = False,
 ) -> Iterator[str]:
     """The lines of `text` without their ``\\n`` (plus `newline`), each at most
     `max_chars` long; a longer one is counted in `stats` and yields
-    `placeholder` instead (nothing when None)."""
+    `placeholder` instead (nothing when None).
+
+    ``by_line`` reads line by line (``readline`` with a limit) instead of in
+    blocks: for a gzip stream that may be cut off, where a block read loses
+    the whole block when the stream ends early, a line read only the last line.
+    """
+    if by_line:
+        yield from _by_line(text, stats, max_chars, placeholder, newline)
+        return
     read = text.read
     tail = ""
     skipping = False  # inside an over-long line: drop text up to its newline
@@ -81,6 +90,29 @@ def bounded_lines(
         yield tail + newline if newline else tail
 
 
+def _by_line(
+    text: IO[str], stats: LineStats, max_chars: int, placeholder: str | None, newline: str
+) -> Iterator[str]:
+    readline = text.readline
+    number = 0
+    while True:
+        line = readline(max_chars + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_chars and not line.endswith("\n"):
+            _count(stats, number)
+            while True:  # read through the rest of it without keeping it
+                rest = readline(max_chars + 1)
+                if not rest or rest.endswith("\n"):
+                    break
+            if placeholder is not None:
+                yield placeholder
+            continue
+        line = line[:-1] if line.endswith("\n") else line
+        yield line + newline if newline else line
+
+
 def _count(stats: LineStats, number: int) -> None:
     stats.too_long += 1
     if stats.first_too_long is None:
@@ -91,9 +123,9 @@ class BoundedTextFile:
     """A read-only text file for python-can's readers (they iterate
     ``self.file``) whose lines are bounded; `close` closes the file under it."""
 
-    def __init__(self, text: IO[str], stats: LineStats) -> None:
+    def __init__(self, text: IO[str], stats: LineStats, *, by_line: bool = False) -> None:
         self._text = text
-        self._lines = bounded_lines(text, stats, placeholder=None, newline="\n")
+        self._lines = bounded_lines(text, stats, placeholder=None, newline="\n", by_line=by_line)
         self.name = getattr(text, "name", "")
 
     def __iter__(self) -> BoundedTextFile:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH = 240.0
-HEIGHT = 92.0
-_LEFT = 34.0  # room for the axis labels
+WIDTH = 160.0  # SVG units; drawn 46 mm wide, so 7 units of text print at about 5.7 pt
+HEIGHT = 72.0
+_LEFT = 27.0  # room for the axis labels
 _TOP = 6.0
 _BOTTOM = 16.0  # room for the cell numbers
 _MARGIN_V = 0.005

@@ -101,7 +101,10 @@ def inverter_setting(ctx: FillContext) -> Fill:
     if s.inverter_setting is None:
         return BLANK
     profile = f"{s.site.inverter_name} (profile {s.site.inverter_profile})"
-    fill = _step_fill(_step(s, "inverter"), s.inverter_setting, profile)
+    step = _step(s, "inverter")
+    # The step's own evidence usually quotes the setting already; say it once.
+    quoted = step is not None and any(s.inverter_setting in line for line in step.evidence)
+    fill = _step_fill(step, profile) if quoted else _step_fill(step, s.inverter_setting, profile)
     if fill.mark is Mark.BLANK:
         return Fill(Mark.INFO, evidence=(s.inverter_setting, profile))
     return fill
@@ -114,7 +117,7 @@ def stack_type(ctx: FillContext) -> Fill:
         return Fill(Mark.INFO, evidence=(f"{s.site.packs_expected} packs expected, none read",))
     models = Counter(p.model for p in packs if p.model)
     model = models.most_common(1)[0][0] if models else "pack"
-    text = f"1 x {model}, single" if len(packs) == 1 else f"{len(packs)} x {model} in parallel"
+    text = f"1 × {model}, single" if len(packs) == 1 else f"{len(packs)} × {model} in parallel"
     if s.master_address is not None:
         text += f", master at address {s.master_address}"
     plan = _step(s, "address-plan")
@@ -345,7 +348,7 @@ def bms_firmware(ctx: FillContext) -> Fill:
     if len(counts) == 1:
         (firmware,) = counts
         return Fill(Mark.DONE, value=f"{firmware} (all {len(packs)} packs)")
-    text = ", ".join(f"{fw} x{n}" for fw, n in sorted(counts.items())) + " (mixed)"
+    text = ", ".join(f"{fw} ×{n}" for fw, n in sorted(counts.items())) + " (mixed)"
     return Fill(Mark.PROBLEM, value=text)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +37,17 @@ def file_sha256(path: Path) -> str:
         raise DataFileError(str(path), f"cannot be read: {e.strerror or e}") from e
 
 
-def _inflated_streams(data: bytes) -> list[bytes]:
-    out = []
-    for match in _STREAM.finditer(data):
+def _inflated_streams(data: bytes) -> Iterator[bytes]:
+    """Every Flate stream of a PDF, inflated, last first (the metadata sits near the end).
+
+    A memoryview keeps each attempt from copying the rest of a photo-heavy file.
+    """
+    view = memoryview(data)
+    for match in reversed(list(_STREAM.finditer(data))):
         try:
-            out.append(zlib.decompressobj().decompress(data[match.end() :], 1 << 24))
+            yield zlib.decompressobj().decompress(view[match.end() :], 1 << 22)
         except zlib.error:
             continue  # not a Flate stream (an image, or not a stream at all)
-    return out
 
 
 def ticket_sha256(path: Path) -> str:

@@ -155,7 +155,7 @@ class Ticket:
     outcome: str
     sections: tuple[SectionView, ...]
     packs: tuple[PackView, ...]
-    pack_source: str  # which reading the table shows: "final snapshot" / "before linking"
+    pack_source: str  # which reading the table shows, in the checklist's words
     can_lines: tuple[str, ...]
     steps: tuple[StepView, ...]
     joins: tuple[JoinView, ...]
@@ -335,7 +335,7 @@ def build_ticket(
         outcome=session.outcome.value,
         sections=tuple(sections),
         packs=tuple(_pack_view(checklist, p) for p in packs),
-        pack_source="final snapshot" if session.final_packs else "before linking",
+        pack_source=checklist.label("packs_final" if session.final_packs else "packs_before"),
         can_lines=_can_lines(session.can_state, session.master_address),
         steps=steps,
         joins=tuple(

@@ -1,0 +1,59 @@
+"""Exit codes and signals at the CLI boundary (docs/README.md "Exit codes")."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import CliResult, run_active_subprocess
+
+
+def test_ctrl_c_that_interrupts_work_is_130_with_a_line() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "active_cli", "check", "protocol", "--inverter", "deye",
+         "--sim", "silent-inverter", "--window", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3.0)  # the simulator is up and the CAN window is open
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+
+
+def test_debug_keeps_the_documented_exit_code() -> None:
+    result = run_active_subprocess("--debug", "check", "parallel", "--voltages", "1", "53")
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "error:" in result.stderr
+
+
+def test_version_short_and_long(run_cli: Callable[..., CliResult]) -> None:
+    for flag in ("-V", "--version"):
+        result = run_cli(flag)
+        assert result.exit_code == 0 and result.stdout.startswith("active ")
+
+
+def test_scan_refuses_a_negative_expect(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("scan", "--sim", "healthy-4", "--expect", "-1")
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "command", [["scan"], ["check", "parallel"], ["monitor"], ["commission"], ["log", "capture"]]
+)
+def test_help_shows_readable_metavars(
+    run_cli: Callable[..., CliResult], command: list[str]
+) -> None:
+    result = run_cli(*command, "--help")
+    assert result.exit_code == 0
+    for typer_default in ("<str>", "<int>", "<int range>", "<float range>", "<list[", "<path>"):
+        assert typer_default not in result.stdout
+
+
+def test_completion_can_be_installed(run_cli: Callable[..., CliResult]) -> None:
+    assert "--install-completion" in run_cli("--help").stdout
