@@ -149,3 +149,9 @@ def test_can_silence_and_error_frames() -> None:
 )
 def test_resistance_readings(ohm: float, severity: Severity) -> None:
     assert judge_resistance(ohm).severity is severity
+
+
+def test_an_inverter_profile_sets_what_is_expected(run_cli: RunCli) -> None:
+    result = run_cli("doctor", "--sim", "healthy-1", "--inverter", "deye", *FAST)
+    assert result.exit_code == 0
+    assert result.json()["rs485"]["baud"] == 9600

@@ -41,6 +41,12 @@ def doctor_command(
     bitrate: int | None = BITRATE_OPTION,
     can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
+    inverter: str | None = typer.Option(
+        None,
+        "--inverter",
+        help="Inverter profile (see `active inverters`): its RS485 baud is the one expected, "
+        "its CAN bitrate the one listened at.",
+    ),
     bauds: str = typer.Option(
         "9600,115200,19200", "--bauds", help="RS485 baud rates to try, in order."
     ),
@@ -84,6 +90,19 @@ def doctor_command(
     from active_cli.procedures.prompting import AutoPrompter, Prompter
 
     connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
+    expected_baud = connection.resolved_baud()
+    if inverter is not None:
+        import dataclasses
+
+        from active_cli.inverters import load_profile
+        from active_cli.procedures.protocol import polls_rs485
+
+        profile = load_profile(inverter)
+        rate = profile.bus.bitrate.value
+        if rate is not None and polls_rs485(profile) and baud is None:
+            expected_baud = rate
+        elif rate is not None and not polls_rs485(profile) and bitrate is None:
+            connection = dataclasses.replace(connection, bitrate=rate)
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError(
             "say what to diagnose: --port (RS485), --interface/--channel (CAN), or --sim SCENARIO"
@@ -93,7 +112,7 @@ def doctor_command(
     options = DoctorOptions(
         rs485=Rs485DoctorOptions(
             bauds=parse_bauds(bauds),
-            expected_baud=connection.resolved_baud(),
+            expected_baud=expected_baud,
             probe_addresses=parse_addresses(probe_addresses),
             scan_addresses=parse_addresses(addresses),
         ),
