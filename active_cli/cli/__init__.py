@@ -18,7 +18,9 @@ from active_cli.cli import check as _check
 from active_cli.cli import commission as _commission
 from active_cli.cli import config as _config
 from active_cli.cli import decode as _decode
+from active_cli.cli import doctor as _doctor
 from active_cli.cli import inverters_cmd as _inverters
+from active_cli.cli import listen as _listen
 from active_cli.cli import log as _log
 from active_cli.cli import monitor as _monitor
 from active_cli.cli import report as _report
@@ -43,6 +45,8 @@ app.command("scan")(_scan.scan_command)
 app.command("sim")(_sim.sim_command)
 app.command("monitor")(_monitor.monitor_command)
 app.command("commission")(_commission.commission_command)
+app.command("doctor")(_doctor.doctor_command)
+app.command("listen")(_listen.listen_command)
 app.add_typer(_config.app, name="config")
 
 

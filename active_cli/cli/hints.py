@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from active_cli.checks import parallel, protocol, scan, sizing
 from active_cli.model import Finding
+from active_cli.procedures import doctor_can, doctor_rs485
 
 Hint = Callable[[Finding], str | None]
 
@@ -36,7 +37,19 @@ def _rs485_not_polled(finding: Finding) -> str | None:
     return "give --port" + (f" (--baud {baud.group(1)})" if baud else "")
 
 
+def _doctor_baud(finding: Finding) -> str | None:
+    baud = re.search(r"to (\d+) baud", finding.fix)
+    return f"--baud {baud.group(1)}" if baud else None
+
+
 HINTS: dict[str, Hint] = {
+    doctor_rs485.WRONG_BAUD: _doctor_baud,
+    doctor_rs485.SILENT: _when(
+        "swap A/B", "other rates: --bauds; other addresses: --probe-addresses"
+    ),
+    doctor_can.SILENT: _when("termination", "--bitrate 500000; --meter for the termination"),
+    doctor_can.BUS_ERRORS: _when("termination", "--meter"),
+    doctor_can.ERRORS_ONLY: _when("termination", "--bitrate 500000; --meter"),
     scan.NO_PACKS: _no_packs,
     scan.MASTER_COUNT: _when("poll more addresses", "--addresses, e.g. 1-17"),
     scan.RANGE_SHORTENED: _when("every address", "--all-addresses"),

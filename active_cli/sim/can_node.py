@@ -39,6 +39,7 @@ from active_cli.protocols.pylon_can import (
     Requests,
     SocSoh,
 )
+from active_cli.sim.line_faults import UNTERMINATED_ERROR_CLASS, unterminated_cycle
 from active_cli.sim.stack import SimStack
 
 if TYPE_CHECKING:
@@ -221,7 +222,15 @@ class BatteryNode(_Periodic):
             # a frame: that is what an error frame stands for on a python-can bus.
             self._bus.send(can.Message(is_error_frame=True, arbitration_id=0, data=b""))
             return
-        for arbitration_id, data in frames:
+        cycle: list[tuple[int, bytes] | None] = list(frames)
+        if scenario.faults.can_termination_missing:
+            cycle = unterminated_cycle(frames, self._stack.line_rng)
+        for frame in cycle:
+            if frame is None:  # lost to reflections: the controller reports an error frame
+                error = can.Message(is_error_frame=True, arbitration_id=UNTERMINATED_ERROR_CLASS)
+                self._bus.send(error)
+                continue
+            arbitration_id, data = frame
             self._bus.send(
                 can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=False)
             )

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from active_cli.errors import LinkError, UsageError
 from active_cli.protocols.framing import Rs485Framer
+from active_cli.sim.line_faults import LineModel
 from active_cli.sim.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,16 @@ class LineTiming:
 class _Line:
     """The shared half-duplex line: one request/reply at a time across all endpoints."""
 
-    def __init__(self, respond: Responder, timing: LineTiming, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        respond: Responder,
+        timing: LineTiming,
+        stop: threading.Event,
+        model: LineModel | None = None,
+    ) -> None:
         self.respond = respond
         self.timing = timing
+        self.model = model or LineModel("none", timing.baud)
         self.stop = stop
         self.lock = threading.Lock()
         self.errors: list[str] = []  # simulator bugs caught on the line (tests assert none)
@@ -78,23 +86,34 @@ class _Line:
         frames: list[bytes],
         first_byte_at: float,
         write: Callable[[bytes], None],
+        *,
+        from_adapter: bool = True,
     ) -> None:
+        """Answer each request; `from_adapter`: it came through a client's adapter
+        (and its wiring faults, `line_faults.LineModel`), not from the simulated master."""
+        model = self.model
+
         def and_taps(data: bytes) -> None:
-            write(data)
+            write(model.reply_heard(data) if from_adapter else data)
             self._to_taps(data)
 
         for request in frames:
             with self.lock:
+                heard = model.request_heard(request) if from_adapter else request
                 # Whoever listens on the line hears the request, answered or not.
-                self._to_taps(request)
+                self._to_taps(heard)
+                echo = model.echo(request) if from_adapter else b""
+                if echo:
+                    write(echo)
                 try:
-                    reply = self.respond(request)
+                    reply = self.respond(heard)
                 except Exception as e:  # a simulator bug must not kill the line ...
                     log.exception("responder failed on %r", request)
                     self.errors.append(f"responder failed on {request!r}: {e!r}")  # ... nor hide
                     reply = None
                 if reply is None:
                     continue
+                model.counts.add("stack", len(reply))
                 # The BMS hears the request only once its last byte is on the line.
                 start = (
                     first_byte_at + len(request) * self.timing.byte_time_s + self.timing.latency_s
@@ -157,6 +176,7 @@ class PtyEndpoint:
             except OSError:
                 time.sleep(0.05)
                 continue
+            self._line.model.counts.add("clients", len(chunk))
             if not framer.pending():
                 first_byte_at = time.monotonic()
             frames = framer.feed(chunk)
@@ -208,6 +228,9 @@ class TcpEndpoint:
                     return
                 if not chunk:
                     return
+                self._line.model.counts.add("clients", len(chunk))
+                if self._line.model.gateway_busy:
+                    continue  # a single-client gateway already serving another: silence
                 if not framer.pending():
                     first_byte_at = time.monotonic()
                 frames = framer.feed(chunk)
@@ -257,6 +280,7 @@ class TapEndpoint:
                         return
                     if not chunk:
                         return
+                    self._line.model.counts.add("taps", len(chunk))
         finally:
             self._line.remove_tap(write)
 
@@ -275,9 +299,10 @@ class Rs485Server:
         tcp_port: int = 0,
         pty: bool = True,
         tap_port: int | None = None,
+        model: LineModel | None = None,
     ) -> None:
         self._stop = threading.Event()
-        self._line = _Line(respond, timing, self._stop)
+        self._line = _Line(respond, timing, self._stop, model)
         # The TCP ports first: a port the user chose is what usually fails, and
         # then no pty has been opened that would need closing.
         self.tcp = TcpEndpoint(self._line, tcp_port)
@@ -304,6 +329,22 @@ class Rs485Server:
     @property
     def errors(self) -> list[str]:
         return self._line.errors
+
+    @property
+    def model(self) -> LineModel:
+        """The wiring faults and the per-side byte counts of this line."""
+        return self._line.model
+
+    def exchange(self, request: bytes) -> bytes:
+        """Put `request` on the line as the RS485 master (the inverter) and return the reply.
+
+        Paced like any other request: the caller's thread is held for the
+        request's and the reply's wire time (half duplex).
+        """
+        reply = bytearray()
+        self._line.model.counts.add("master", len(request))
+        self._line.serve_frames([request], time.monotonic(), reply.extend, from_adapter=False)
+        return bytes(reply)
 
     def close(self) -> None:
         self._stop.set()

@@ -24,6 +24,7 @@ from active_cli.datafile import DataDocument, DataTable
 from active_cli.datafile import describe_value as _kind
 from active_cli.errors import DataFileError
 from active_cli.sim.lfp import pack_rest_voltage_range_v, soc_for_pack_voltage
+from active_cli.sim.line_faults import LINE_FAULTS, LineFault
 from active_cli.sim.pack_facts import (
     OPEN_SENSOR_TEMP_C,
     TEMPERATURE_SENSOR_NAMES,
@@ -127,6 +128,9 @@ class FaultSpec:
     checksum_error_rate: float = 0.0
     silent_inverter: bool = False
     wrong_bitrate: bool = False
+    # The wiring between the adapter and the packs (`sim/line_faults.py`).
+    line: LineFault = "none"
+    can_termination_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,10 @@ class Scenario:
     # starts (a commissioning rehearsal starts with everything off).
     packs_start_on: bool = True
     inverter_start_on: bool = True
+    # [inverter] rs485_master: the inverter reads the battery over RS485 and
+    # polls it itself, one request every rs485_poll_period_s (`sim/rs485_master.py`).
+    inverter_polls_rs485: bool = False
+    rs485_poll_period_s: float = 0.5
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.packs) <= spec.MAX_PACKS_IN_PARALLEL:
@@ -302,10 +310,22 @@ class _Parser:
         d.check_keys(rs485, "rs485", ("baud", "latency_ms", "protocol"))
         can = d.table(data, "", "can")
         d.check_keys(
-            can, "can", ("bitrate", "profile", "pad_to_8", "manufacturer", "voltage_scale")
+            can,
+            "can",
+            ("bitrate", "profile", "pad_to_8", "manufacturer", "voltage_scale", "termination"),
         )
         inverter = d.table(data, "", "inverter")
-        d.check_keys(inverter, "inverter", ("present", "heartbeat_period_s", "follows_limits"))
+        d.check_keys(
+            inverter,
+            "inverter",
+            (
+                "present",
+                "heartbeat_period_s",
+                "follows_limits",
+                "rs485_master",
+                "rs485_poll_period_s",
+            ),
+        )
         bms = d.table(data, "", "bms")
         bms_keys = (
             "charge_voltage_limit_v",
@@ -319,6 +339,8 @@ class _Parser:
 
         packs = self.packs(data, addressing, seed)
         faults, packs = self.faults(data, packs, addressing)
+        if d.get_choice(can, "can", "termination", "ok", ("ok", "missing")) == "missing":
+            faults = replace(faults, can_termination_missing=True)
 
         cvl = d.get_float(
             bms, "bms", "charge_voltage_limit_v", DEFAULT_CHARGE_VOLTAGE_LIMIT_V, 40.0, 65.0
@@ -376,6 +398,10 @@ class _Parser:
             source=d.source,
             packs_start_on=d.get_choice(power, "power", "packs", "on", ("on", "off")) == "on",
             inverter_start_on=d.get_choice(power, "power", "inverter", "on", ("on", "off")) == "on",
+            inverter_polls_rs485=d.get_bool(inverter, "inverter", "rs485_master", False),
+            rs485_poll_period_s=d.get_float(
+                inverter, "inverter", "rs485_poll_period_s", 0.5, 0.02, 60.0
+            ),
         )
 
     # --- packs -------------------------------------------------------------------
@@ -560,6 +586,7 @@ class _Parser:
                 "checksum_error_rate",
                 "silent_inverter",
                 "wrong_bitrate",
+                "line",
             ),
         )
         valid = address_range(addressing)
@@ -614,6 +641,7 @@ class _Parser:
             checksum_error_rate=d.get_float(faults, "faults", "checksum_error_rate", 0.0, 0.0, 1.0),
             silent_inverter=d.get_bool(faults, "faults", "silent_inverter", False),
             wrong_bitrate=d.get_bool(faults, "faults", "wrong_bitrate", False),
+            line=cast(LineFault, d.get_choice(faults, "faults", "line", "none", LINE_FAULTS)),
         )
         return spec_out, tuple(pack_list)
 

@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING
 
 from active_cli.sim.can_node import BatteryNode, InverterNode
 from active_cli.sim.clock import MonotonicClock, SimClock
+from active_cli.sim.line_faults import LineCounts, LineModel
 from active_cli.sim.responder import Rs485Responder
+from active_cli.sim.rs485_master import Rs485Master
 from active_cli.sim.rs485_server import LineTiming, Rs485Server
 from active_cli.sim.scenario import Scenario, load_scenario
 from active_cli.sim.socketcand import SocketcandServer
@@ -111,7 +113,16 @@ class SimulatedSite:
             tcp_port=tcp_port,
             pty=pty,
             tap_port=tap_port,
+            model=LineModel(self.scenario.faults.line, self.baud, self.stack.line_rng),
         )
+        self.rs485_master: Rs485Master | None = None
+        if self.scenario.inverter_present and self.scenario.inverter_polls_rs485:
+            self.rs485_master = Rs485Master(
+                self.rs485.exchange,
+                tuple(p.address for p in self.stack.packs),
+                period_s=self.scenario.rs485_poll_period_s,
+                powered=lambda: self._inverter_on,
+            )
         self.can_channel = f"active-sim-{os.getpid()}-{next(_SITE_NUMBERS)}"
         self._with_can = with_can
         self._socketcand_port = socketcand_port
@@ -138,6 +149,8 @@ class SimulatedSite:
 
     def _start_nodes(self) -> None:
         self.rs485.start()
+        if self.rs485_master is not None:
+            self.rs485_master.start()
         if self._with_can:
             self.battery = BatteryNode(
                 self.stack, self._virtual_bus(), lock=self.lock, sync=self.sync
@@ -159,6 +172,8 @@ class SimulatedSite:
                 self.socketcand.start()
 
     def close(self) -> None:
+        if self.rs485_master is not None:
+            self.rs485_master.close()
         for node in (self.battery, self.inverter):
             if node is not None:
                 node.close()
@@ -184,7 +199,8 @@ class SimulatedSite:
     def internal_errors(self) -> list[str]:
         """Simulator bugs caught by its threads (they keep the site running; tests assert none)."""
         nodes = [n for n in (self.battery, self.inverter) if n is not None]
-        return [*self.rs485.errors, *(e for n in nodes for e in n.errors)]
+        master = self.rs485_master.errors if self.rs485_master is not None else []
+        return [*self.rs485.errors, *master, *(e for n in nodes for e in n.errors)]
 
     # --- physics --------------------------------------------------------------------
     def sync(self) -> None:
@@ -305,6 +321,19 @@ class SimulatedSite:
     @property
     def rs485_url(self) -> str:
         return self.rs485.tcp.url
+
+    @property
+    def line_counts(self) -> LineCounts:
+        """Bytes each side put on the RS485 line (clients, master, stack, taps)."""
+        return self.rs485.model.counts
+
+    def set_adapter_baud(self, baud: int) -> None:
+        """What the client's adapter is set to (a TCP client cannot tell the line itself).
+
+        Only the ``wrong-baud`` fault listens to it: the packs hear a request
+        sent at another rate than theirs as garbage.
+        """
+        self.rs485.model.adapter_baud = baud
 
     @property
     def rs485_tap_url(self) -> str | None:
