@@ -196,7 +196,7 @@ class AddressStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class AddressResult:
-    """Per-address outcome and error counters (field notes §5: report error rates)."""
+    """Per-address outcome and error counters (a flaky cable shows as an error rate)."""
 
     address: int
     status: AddressStatus

@@ -1,7 +1,7 @@
 """Rules that turn a scan snapshot into findings (pure).
 
 Each rule names what it saw and what to do about it, from the manual's limits
-(`spec.py`) and the failures installers meet on site (field-notes.md). Missing
+(`spec.py`) and the failures installers meet on site (docs/troubleshooting.md). Missing
 data is never good data: a pack whose alarms could not be read gets a finding
 saying so, not a clean bill of health. What the master says on CAN is judged by
 `check protocol`'s own rules (`checks.protocol.battery_findings`), so a scan and

@@ -13,7 +13,7 @@ bytes keep arriving. A frame whose ADR or CID1 does not answer the request (a
 late reply to an earlier request, another master's traffic) is a stray: it is
 dropped, counted with the noise, and reading goes on. One retry follows a
 timeout or a corrupted reply (cheap adapters and long cables lose the odd
-frame; field notes §5). Framing and decoding are the pure codec's; this module
+frame, as installers report). Framing and decoding are the pure codec's; this module
 only moves bytes. An optional ``recorder`` sees every frame that crossed the
 line (`links.replay` writes them to a ``.rs485`` capture that replays the
 exchange offline).

@@ -7,8 +7,8 @@ parser (``parse_analog`` ...) and an encoder (``to_info``) so the simulator
 serves exactly what the decoder reads. Every malformed input raises
 `DecodeError` naming what is wrong; encoders raise `ValueError` for values the
 wire cannot carry. Layouts, scales and example frames are those of
-``reference/protocols.md`` §3-§4; where this module decides something the
-reference leaves open, a comment says so.
+the public Pylontech RS485 protocol documents and captures; where this module
+decides something they leave open, a comment says so.
 
 The PACE variant (VER 0x25) shares the framing and the layouts but counts
 temperatures from 273.0 K, current in 10 mA and capacities in 10 mAh, so every
