@@ -279,8 +279,11 @@ class CanLogReader(ClosesOnExit):
         else:
             self._position = _position_of(self._reader)
         count = 0
+        source: Iterable[can.Message] = self._reader
+        if self.kind == ".blf":
+            source = _unless_stalled(self._reader, str(self.path), lambda: count)
         try:
-            for message in self._reader:
+            for message in source:
                 count += 1
                 yield message
         except EOFError as e:
@@ -350,6 +353,60 @@ def _read_errors() -> tuple[type[BaseException], ...]:
         NotImplementedError,
         BLFParseError,
     )
+
+
+# python-can's BLF reader spins forever on an inner object whose size is 0
+# and whose header version it does not know (found by benches/fuzz.py): it
+# skips "to the next object", which is the same one. Such a file is read on a
+# worker; a reader that yields nothing for this long is given up on.
+BLF_STALL_S = 5.0
+_BATCH = 512
+
+
+def _unless_stalled(
+    reader: Iterable[can.Message], path: str, count: Callable[[], int]
+) -> Iterator[can.Message]:
+    """`reader`'s messages, read on a daemon thread, with a deadline on progress.
+
+    Batches keep the hand-over cheap (one queue operation per 512 frames).
+    A stalled reader's thread is left spinning; the command exits with 4
+    straight after, which ends it.
+    """
+    import queue
+    import threading
+
+    out: queue.Queue[list[can.Message] | BaseException | None] = queue.Queue(maxsize=16)
+
+    def work() -> None:
+        batch: list[can.Message] = []
+        try:
+            for message in reader:
+                batch.append(message)
+                if len(batch) >= _BATCH:
+                    out.put(batch)
+                    batch = []
+            out.put(batch)
+            out.put(None)
+        except Exception as e:  # handed to the reading side, raised there
+            out.put(batch)
+            out.put(e)
+
+    threading.Thread(target=work, name="blf-reader", daemon=True).start()
+    while True:
+        try:
+            item = out.get(timeout=BLF_STALL_S)
+        except queue.Empty:
+            raise DataFileError(
+                path,
+                f"python-can's BLF reader made no progress for {BLF_STALL_S:g} s after "
+                f"{count()} frames: a damaged object (size 0) it cannot step over",
+                hint="convert the file with the tool that wrote it, or capture again",
+            ) from None
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield from item
 
 
 # BLF layout (python-can blf.py): a file header whose second field is its own
