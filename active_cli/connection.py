@@ -48,6 +48,13 @@ class Connection:
     # `active commission --sim` starts everything off and switches it on.
     sim_packs_on: bool | None = None
     sim_inverter_on: bool | None = None
+    # How long a pack may take to start answering (None: the link's 0.5 s,
+    # learned down on a fast line, raised by replies that come late).
+    reply_timeout_s: float | None = None
+
+    def link_options(self) -> dict[str, float]:
+        """What `SerialLink.open` needs beyond the URL and baud."""
+        return {} if self.reply_timeout_s is None else {"latency_budget_s": self.reply_timeout_s}
 
     @property
     def wants_can(self) -> bool:
@@ -114,7 +121,8 @@ class Links:
         url = self.site.rs485_url if self.site is not None else self.connection.port
         if url is None:
             raise ValueError("no RS485 port to reopen")  # a caller's bug: checked before
-        with SerialLink.open(url, baud=self.rs485_baud or self.connection.resolved_baud()) as link:
+        baud = self.rs485_baud or self.connection.resolved_baud()
+        with SerialLink.open(url, baud=baud, **self.connection.link_options()) as link:
             yield link
 
 
@@ -181,7 +189,7 @@ def _rs485_link(links: Links, default_baud: int, record: Path | None) -> Iterato
             raise ValueError("no RS485 port given")  # wants_rs485 was checked
         url, baud = connection.port, connection.resolved_baud(default_baud)
     links.rs485_baud = baud
-    with SerialLink.open(url, baud=baud) as link:
+    with SerialLink.open(url, baud=baud, **connection.link_options()) as link:
         if record is None:
             yield link
             return

@@ -219,6 +219,8 @@ def scan_rs485(
         group_count=group_count,
         master_address=master,
         noise_bytes=link.stats.noise_bytes,
+        late_reply_ms=tuple(link.stats.late_reply_ms),
+        babbling_reads=link.stats.babbling_reads,
         baud=link.baud,
         duration_s=time.monotonic() - started,
     )

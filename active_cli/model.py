@@ -220,6 +220,8 @@ class StackSnapshot:
     group_count: int | None = None  # packs the master reports in a group read
     master_address: int | None = None
     noise_bytes: int = 0
+    late_reply_ms: tuple[float, ...] = ()  # replies that began after the reply budget
+    babbling_reads: int = 0  # reads ended by their deadline while bytes kept coming
     can: CanObservation | None = None
     findings: tuple[Finding, ...] = ()
     port: str | None = None

@@ -37,6 +37,8 @@ from active_cli.model import (
 CAN_HEARTBEAT: Final = "can.heartbeat"
 LINK_ERRORS: Final = "link.errors"
 LINK_NOISE: Final = "link.noise"
+LINK_LATE: Final = "link.late-replies"
+LINK_BABBLE: Final = "link.babbling"
 PACK_ALARMS_UNKNOWN: Final = "pack.alarms-unknown"
 PACK_BMS_ALARM: Final = "pack.bms-alarm"
 PACK_BMS_PROTECTION: Final = "pack.bms-protection"
@@ -514,6 +516,29 @@ def _line_findings(snapshot: StackSnapshot) -> list[Finding]:
                     "ground and A/B",
                 )
             )
+    if snapshot.late_reply_ms:
+        worst = max(snapshot.late_reply_ms)
+        out.append(
+            Finding(
+                WARN,
+                LINK_LATE,
+                f"Replies arrive late ({worst:.0f} ms): {len(snapshot.late_reply_ms)} reply(ies) "
+                "began after the reply budget",
+                "a slow BMS or gateway, not a wiring fault: the replies were whole and the link "
+                "waited longer for the rest of the scan",
+                fix="raise the reply timeout",
+            )
+        )
+    if snapshot.babbling_reads:
+        out.append(
+            Finding(
+                WARN,
+                LINK_BABBLE,
+                f"Bytes kept arriving but never formed a frame ({snapshot.babbling_reads} read(s))",
+                "another master on the line, the wrong baud rate, or A/B swapped",
+                fix="unplug the inverter's BMS cable while polling; check the baud rate and A/B",
+            )
+        )
     if snapshot.noise_bytes:
         out.append(
             Finding(

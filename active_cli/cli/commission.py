@@ -21,6 +21,7 @@ from active_cli.cli.connect import (
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
+    REPLY_TIMEOUT_OPTION,
     SIM_OPTION,
 )
 
@@ -56,6 +57,7 @@ def commission_command(
     bitrate: int | None = BITRATE_OPTION,
     can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
+    reply_timeout: float | None = REPLY_TIMEOUT_OPTION,
     addresses: str = typer.Option(
         "1-17", "--addresses", "-a", help="RS485 addresses the packs may use."
     ),
@@ -162,7 +164,9 @@ def commission_command(
             known_steps=tuple(STEPS),
         )
     connection = dataclasses.replace(
-        connection_from_options(port, baud, interface, channel, bitrate, sim, can_option),
+        connection_from_options(
+            port, baud, interface, channel, bitrate, sim, can_option, reply_timeout=reply_timeout
+        ),
         sim_packs_on=False if sim else None,
         sim_inverter_on=False if sim else None,
     )

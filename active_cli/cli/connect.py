@@ -31,6 +31,7 @@ __all__ = [
     "PORT_OPTION",
     "RECORD_OPTION",
     "REPLAY_OPTION",
+    "REPLY_TIMEOUT_OPTION",
     "SIM_OPTION",
     "CaptureFiles",
     "Connection",
@@ -77,6 +78,15 @@ SIM_OPTION = typer.Option(
     None,
     "--sim",
     help="Run against the built-in simulator: a scenario name (healthy-4 ...) or TOML file.",
+)
+REPLY_TIMEOUT_OPTION = typer.Option(
+    None,
+    "--reply-timeout",
+    min=0.01,
+    max=10.0,
+    metavar="S",
+    help="Seconds a pack may take to start answering on RS485 (default 0.5, learned on "
+    "the line): raise it for a slow BMS or gateway.",
 )
 RECORD_OPTION = typer.Option(
     None,
@@ -196,6 +206,8 @@ def connection_from_options(
     bitrate: int | None = None,
     sim: str | None = None,
     can_option: list[str] | None = None,
+    *,
+    reply_timeout: float | None = None,
 ) -> Connection:
     """The `Connection` the shared options name."""
     return Connection(
@@ -206,6 +218,7 @@ def connection_from_options(
         bitrate=bitrate,
         sim=sim,
         can_extra=parse_can_options(can_option),
+        reply_timeout_s=reply_timeout,
     )
 
 

@@ -53,6 +53,7 @@ HINTS: dict[str, Hint] = {
     scan.NO_PACKS: _no_packs,
     scan.MASTER_COUNT: _when("poll more addresses", "--addresses, e.g. 1-17"),
     scan.RANGE_SHORTENED: _when("every address", "--all-addresses"),
+    scan.LINK_LATE: _when("reply timeout", "--reply-timeout 1.5"),
     scan.CAN_HEARTBEAT: _when("listen longer", "--can-window 5.5"),
     protocol.area_code("can", protocol.MESSAGE_SET): _when("listen longer", "--can-window 5.5"),
     protocol.NO_CAN: _when("CAN adapter", "give --interface/--channel, or --sim"),

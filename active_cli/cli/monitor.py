@@ -13,6 +13,7 @@ from active_cli.cli.connect import (
     CHANNEL_OPTION,
     INTERFACE_OPTION,
     PORT_OPTION,
+    REPLY_TIMEOUT_OPTION,
     SIM_OPTION,
 )
 
@@ -34,6 +35,7 @@ def monitor_command(
     bitrate: int | None = BITRATE_OPTION,
     can_option: list[str] | None = CAN_OPTION_OPTION,
     sim: str | None = SIM_OPTION,
+    reply_timeout: float | None = REPLY_TIMEOUT_OPTION,
     refresh: float = typer.Option(
         2.0, "--refresh", "-r", min=0.2, help="Seconds between RS485 reads and screen updates."
     ),
@@ -74,7 +76,9 @@ def monitor_command(
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
-    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
+    connection = connection_from_options(
+        port, baud, interface, channel, bitrate, sim, can_option, reply_timeout=reply_timeout
+    )
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError("say what to watch: --port, --interface/--channel, or --sim SCENARIO")
     options = discovery.ScanOptions(addresses=parse_addresses(addresses))

@@ -16,6 +16,7 @@ from active_cli.cli.connect import (
     PORT_OPTION,
     RECORD_OPTION,
     REPLAY_OPTION,
+    REPLY_TIMEOUT_OPTION,
     SIM_OPTION,
 )
 
@@ -72,6 +73,7 @@ def scan_command(
     wide: bool = typer.Option(
         False, "--wide", help="The full pack table (wider than 80 columns: SOH, cycles ...)."
     ),
+    reply_timeout: float | None = REPLY_TIMEOUT_OPTION,
     record: list[Path] | None = RECORD_OPTION,
     replay: list[Path] | None = REPLAY_OPTION,
 ) -> None:
@@ -96,7 +98,9 @@ def scan_command(
 
     if expect is not None and expect < 1:
         raise UsageError(f"--expect {expect}: give the number of packs in the stack (1 to 16)")
-    connection = connection_from_options(port, baud, interface, channel, bitrate, sim, can_option)
+    connection = connection_from_options(
+        port, baud, interface, channel, bitrate, sim, can_option, reply_timeout=reply_timeout
+    )
     recording = capture_files(record, "--record")
     replaying = capture_files(replay, "--replay")
     if replaying:
