@@ -62,7 +62,7 @@ from active_cli.model import (
     PackReading,
     StackSnapshot,
 )
-from active_cli.protocols import pylon_can, pylon_rs485
+from active_cli.protocols import can_ids, pylon_rs485
 from active_cli.protocols.pylon_rs485 import (
     AlarmResponse,
     AnalogResponse,
@@ -576,9 +576,9 @@ def can_done(records: Sequence[CanRecord]) -> bool:
     counts: dict[int, int] = {}
     for record in records:
         counts[record.arbitration_id] = counts.get(record.arbitration_id, 0) + 1
-    if counts.get(pylon_can.HEARTBEAT_ID, 0) < 2:
+    if counts.get(can_ids.HEARTBEAT_ID, 0) < 2:
         return False
-    for id_set in (pylon_can.PYLON_V12_IDS, pylon_can.PYLON_V13_IDS):
+    for id_set in (can_ids.PYLON_V12_IDS, can_ids.PYLON_V13_IDS):
         if all(counts.get(i, 0) >= 2 for i in id_set):
             return True
     return False
@@ -595,6 +595,9 @@ def fold_can(
     age is measured from it, so frames that kept coming after the last 0x305
     (or silence the listener timed) make the heartbeat older.
     """
+    # The codec loads the DBC through cantools: imported by what folds CAN only.
+    from active_cli.protocols import pylon_can
+
     builder = pylon_can.CanStateBuilder()
     seen: dict[int, list[float]] = {}
     for record in records:
@@ -607,7 +610,7 @@ def fold_can(
         for can_id, stamps in seen.items()
         if len(stamps) >= 2
     }
-    beats = seen.get(pylon_can.HEARTBEAT_ID, [])
+    beats = seen.get(can_ids.HEARTBEAT_ID, [])
     stamps = [r.timestamp for r in records]
     last_frame = max(stamps, default=0.0)
     end = max(ended_at, last_frame) if ended_at is not None else last_frame
@@ -620,7 +623,7 @@ def fold_can(
         cycle_s=cycles,
         state=builder.state(),
         heartbeat_count=len(beats),
-        heartbeat_period_s=cycles.get(pylon_can.HEARTBEAT_ID),
+        heartbeat_period_s=cycles.get(can_ids.HEARTBEAT_ID),
         last_heartbeat_age_s=(end - max(beats)) if beats else None,
         error_frames=sum(1 for r in records if r.is_error_frame),
         decode_errors=builder.decode_error_count,
