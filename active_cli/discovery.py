@@ -765,9 +765,23 @@ def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[Pack
     answer this time, or whose 0x42 reply does not parse, is left out, so the
     caller can tell it went missing (and count a read error).
     """
-    out: list[PackReading] = []
+    return tuple(reading for reading, _ in refresh_packs_timed(link, known))
+
+
+def refresh_packs_timed(
+    link: RequestLink,
+    known: Sequence[PackReading],
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[tuple[PackReading, float], ...]:
+    """`refresh_packs`, each reading with the `clock` time its 0x42 reply came.
+
+    A read of 16 packs at 9600 baud takes seconds: the first pack's values are
+    that much older than the last's, and a monitor must say so.
+    """
+    out: list[tuple[PackReading, float]] = []
     for previous in known:
         _, _, frame = _probe(link, previous.address, pylon_rs485.VER_PYLON)
+        read_at = clock()
         if frame is None:
             continue
         try:
@@ -781,7 +795,7 @@ def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[Pack
         parts.serial, parts.firmware = previous.serial, previous.firmware
         parts.device_name, parts.manufacturer = previous.device_name, previous.manufacturer
         parts.alarm = _read_alarm(link, parts, pylon_rs485.VER_PYLON)
-        out.append(_reading(parts, link))
+        out.append((_reading(parts, link), read_at))
     return tuple(out)
 
 
