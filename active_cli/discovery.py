@@ -198,6 +198,7 @@ def scan_rs485(
         if analog_frame is not None:
             restore_budget()
         analog: PackAnalog | None = None
+        from_group = False  # the values are the group's blocks, placed at the end
         if analog_frame is not None and group:
             blocks = _group_blocks(analog_frame)
             if blocks is None:
@@ -207,13 +208,14 @@ def scan_rs485(
             else:
                 group_analog = blocks
                 analog = blocks[0] if len(blocks) == 1 else None
+                from_group = analog is None
         elif status is AddressStatus.REFUSED and group:
             status, detail, analog_frame = _probe(link, adr, options.ver)
         if analog_frame is None:
             statuses[adr] = (status, detail)
             return
         try:
-            if analog is None and not group_analog:
+            if analog is None and not from_group:
                 analog = _analog_at(adr, analog_frame)
             pack = _read_pack(
                 link, adr, analog, analog_frame.variant, options.ver, first=master is None
