@@ -98,7 +98,8 @@ class _BudgetLink(FakeLink):
 
 
 def test_first_contact_is_short_and_the_full_budget_comes_back_at_the_first_answer() -> None:
-    scenario = parse_scenario("packs = 2\n[pack.1]\naddress = 2\n[pack.2]\naddress = 3\n", source="t")
+    text = "packs = 2\n[pack.1]\naddress = 2\n[pack.2]\naddress = 3\n"
+    scenario = parse_scenario(text, source="t")
     link = _BudgetLink(scenario)
     scan_rs485(link, GROUPED)
     assert link.budgets[0] == (A, 1, FIRST_CONTACT_S)  # empty address 1: short
