@@ -117,7 +117,10 @@ def monitor_command(
             with render_scan.progress(enabled=not json_out) as progress:
                 snapshot = discovery.scan_rs485(link, options, progress)
             known = snapshot.packs
-            model.update_packs(known, time.monotonic(), took_s=snapshot.duration_s)
+            # The scan does not say when it read each pack: stamped with its
+            # start, the screen may call them older than they are, never
+            # newer; the reader's first refresh, at once, gives each its time.
+            model.update_packs(known, time.monotonic() - snapshot.duration_s)
         if watch is not None:
             _first_cycle(watch, model, listening_since, once=once)
         _require_an_answer(model.view(time.monotonic()), connection, addresses)
@@ -237,7 +240,7 @@ class Rs485Reader:
         self._lock = threading.Lock()
         self._done: list[Rs485Read] = []
         self._error: LinkError | None = None
-        self._last_took_s = 0.0
+        self._last_took_s = refresh_s  # no wait before the first read
         self._thread = threading.Thread(target=self._run, name="monitor-rs485", daemon=True)
 
     @staticmethod
@@ -271,7 +274,8 @@ class Rs485Reader:
     def _run(self) -> None:
         from active_cli.errors import LinkError
 
-        # The scan just read every pack: the first refresh is one period later.
+        # The first refresh at once (the scan's values carry no time per pack),
+        # then one every `refresh_s`.
         while not self._stop.wait(self._next_wait_s()):
             try:
                 read = self.read_once(self._link, self._known, self._stop)
