@@ -172,3 +172,22 @@ def test_over_long_lines_are_skipped_and_counted(
     assert result.exit_code == 0, result.stderr
     assert "40 frames read" in result.stderr
     assert "1 line(s) longer than" in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by benches/fuzz.py: python-can's BLFReader._parse_data loops forever on "
+    "an inner object of an unknown header version; not yet guarded",
+)
+def test_a_crafted_blf_inner_object_does_not_hang() -> None:
+    fixture = Path(__file__).resolve().parent / "fixtures" / "blf-inner-loop.blf"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "active_cli", "log", "decode", str(fixture)],
+            capture_output=True,
+            timeout=8,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("log decode did not end")
+    assert proc.returncode == 4

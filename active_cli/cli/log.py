@@ -116,7 +116,9 @@ def _stop_on_signals(session: Capture) -> Iterator[None]:
         session.request_stop(signal.Signals(signum).name)
 
     previous: dict[int, Any] = {}
-    for name in ("SIGTERM", "SIGHUP"):
+    # SIGINT too: Ctrl-C at any moment of the capture (even while it is still
+    # starting) is a stop request, never a KeyboardInterrupt in the middle of it.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         number = getattr(signal, name, None)
         if number is not None:
             previous[number] = signal.signal(number, stop)

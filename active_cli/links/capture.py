@@ -320,7 +320,7 @@ class Capture:
                 now = clock()
                 self.counts.elapsed_s = now - start
                 if self._stop_requested is not None:
-                    stopped_by = "signal"
+                    stopped_by = "interrupt" if self._stop_requested == "SIGINT" else "signal"
                     break
                 if duration_s is not None and now - start >= duration_s:
                     break
