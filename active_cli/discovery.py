@@ -16,6 +16,23 @@ not when the whole range was silent). Each pack is read for analog values
 (0x44, per pack whenever the group read shows anything raised, so alarms are
 attributed to the pack that has them).
 
+With `ScanOptions(group_reads=True)` (what `active scan` asks live) the range
+is probed with the group analog read, 0x42 with INFO FF (what python-pylontech
+sends to the master): the master answers with every pack's values in one
+exchange, and the addresses after it are probed with 0x93 (serial) and read for
+firmware (0x96): the per-address reads that prove each address answers and
+feed the firmware inventory. The group's blocks are given to the addresses that
+answered, in address order, when their number matches; otherwise (a master
+that answers FF with its own values only, refuses it, or a pack the master sees
+that did not answer) each pack's 0x42 is read at its own address.
+
+Timing on a real line (a `SerialLink`): the first pass, before any pack has
+answered, gives each address a short first-contact budget (`FIRST_CONTACT_S`)
+instead of the full 0.5 s, so a stack whose master is at address 2 does not pay
+half a second at address 1; when the whole range stayed silent, it is probed
+once more with the full budget (a BMS slower than the first-contact budget, or
+a master deaf to the group read, which that pass asks per address).
+
 CAN (`observe_can`): listen, identify the message set, fold the stack state,
 time the cycles and the inverter heartbeat. The window ends as soon as two
 full cycles and two heartbeats were seen, or after `window_s` (long enough to
@@ -31,11 +48,10 @@ Discovery decides nothing: `checks/scan.py` turns the snapshot into findings.
 from __future__ import annotations
 
 import itertools
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import (
@@ -45,7 +61,7 @@ from active_cli.model import (
     PackReading,
     StackSnapshot,
 )
-from active_cli.protocols import pylon_can, pylon_rs485
+from active_cli.protocols import can_ids, pylon_rs485
 from active_cli.protocols.pylon_rs485 import (
     AlarmResponse,
     AnalogResponse,
@@ -92,7 +108,21 @@ class RequestLink(Protocol):
     ) -> Frame: ...
 
 
+@runtime_checkable
+class BudgetedLink(Protocol):
+    """A link whose reply-start budget discovery may shorten for first contact."""
+
+    latency_budget_s: float
+
+
 Progress = Callable[[int, str], None]  # (address, what is happening)
+
+# Reply-start budget of a probe before any pack has answered. Typical BMS
+# latency is tens of milliseconds (the simulator's 20 ms; PACE allows 500 ms):
+# 150 ms is several times that, and a slower BMS is still found, since a late
+# reply heard during the next probe raises the link's budget, and a range that
+# stayed silent is probed again with the full budget.
+FIRST_CONTACT_S = 0.15
 
 
 @dataclass(frozen=True)
@@ -101,13 +131,18 @@ class ScanOptions:
     ver: int = pylon_rs485.VER_PYLON
     # Stop polling once the master's group count is reached (see module doc).
     stop_at_group_count: bool = True
+    # One group analog read at the master instead of one 0x42 per pack (module doc).
+    group_reads: bool = False
+    # Reply-start budget before first contact (module doc); None: the link's own
+    # (a replay, which has no line time to save).
+    first_contact_s: float | None = FIRST_CONTACT_S
 
 
 @dataclass
 class _PackParts:
     address: int
     variant: pylon_rs485.Variant
-    analog: PackAnalog
+    analog: PackAnalog | None  # None: to come from the master's group read
     serial: str | None = None
     firmware: str | None = None
     device_name: str | None = None
@@ -128,31 +163,99 @@ def scan_rs485(
     statuses: dict[int, tuple[AddressStatus, str]] = {}
     group_alarm: AlarmResponse | None = None
     group_count: int | None = None
+    group_analog: tuple[PackAnalog, ...] = ()
     master: int | None = None
+    # Before any pack answered, a real line probes with the short first-contact
+    # budget (module doc); the full one is put back at the first answer.
+    full_budget_s: float | None = None
+    first_contact_s = options.first_contact_s
+    if (
+        first_contact_s is not None
+        and isinstance(link, BudgetedLink)
+        and link.latency_budget_s > first_contact_s
+    ):
+        full_budget_s = link.latency_budget_s
+        link.latency_budget_s = first_contact_s
 
-    def poll(adr: int) -> None:
-        nonlocal master, group_alarm, group_count
-        status, detail, analog_frame = _probe(link, adr, options.ver, retry_on_timeout=False)
+    def restore_budget() -> None:
+        nonlocal full_budget_s
+        if full_budget_s is not None and isinstance(link, BudgetedLink):
+            # A late reply may have raised it past the full budget meanwhile.
+            link.latency_budget_s = max(full_budget_s, link.latency_budget_s)
+            full_budget_s = None
+
+    def poll(adr: int, *, group: bool) -> None:
+        nonlocal master, group_alarm, group_count, group_analog
+        if group and master is not None:
+            if len(group_analog) > 1:
+                poll_member(adr)
+                return
+            group = False  # the master's group read held its own values only
+        info = bytes([pylon_rs485.GROUP_ADR_INFO]) if group else None
+        status, detail, analog_frame = _probe(
+            link, adr, options.ver, retry_on_timeout=False, info=info
+        )
+        if analog_frame is not None:
+            restore_budget()
+        analog: PackAnalog | None = None
+        from_group = False  # the values are the group's blocks, placed at the end
+        if analog_frame is not None and group:
+            blocks = _group_blocks(analog_frame)
+            if blocks is None:
+                # Refused, or a layout the codec does not read: ask this
+                # address on its own, as the per-address plan does.
+                status, detail, analog_frame = _probe(link, adr, options.ver)
+            else:
+                group_analog = blocks
+                analog = blocks[0] if len(blocks) == 1 else None
+                from_group = analog is None
+        elif status is AddressStatus.REFUSED and group:
+            status, detail, analog_frame = _probe(link, adr, options.ver)
         if analog_frame is None:
             statuses[adr] = (status, detail)
             return
         try:
-            pack = _read_pack(link, adr, analog_frame, options.ver, first=master is None)
+            if analog is None and not from_group:
+                analog = _analog_at(adr, analog_frame)
+            pack = _read_pack(
+                link, adr, analog, analog_frame.variant, options.ver, first=master is None
+            )
         except DecodeError as e:
             # Valid framing around an INFO that does not parse: a BMS speaking
             # another layout. Report the address, keep scanning the others.
             statuses[adr] = (AddressStatus.GARBLED, e.reason)
             return
-        parts.append(pack)
-        statuses[adr] = (
-            (AddressStatus.STOPPED, "answered, then stopped: " + "; ".join(pack.failed_reads))
-            if _stopped(pack)
-            else (AddressStatus.ANSWERED, "")
-        )
+        add(pack)
         if master is None:
             master = adr
             group_alarm = _group_alarm(link, adr, options.ver)
             group_count = None if group_alarm is None else len(group_alarm.packs)
+            if group_count is None and len(group_analog) > 1:
+                group_count = len(group_analog)
+
+    def poll_member(adr: int) -> None:
+        # The group read holds this pack's values: its serial is the probe.
+        status, detail, frame = _probe_command(link, Command.SERIAL_NUMBER, adr, options.ver)
+        if frame is None:
+            statuses[adr] = (status, detail)
+            return
+        pack = _PackParts(address=adr, variant=frame.variant, analog=None)
+        try:
+            reply = pylon_rs485.parse_response(frame, Command.SERIAL_NUMBER)
+            if isinstance(reply, SerialNumber):
+                pack.serial = reply.serial
+        except DecodeError as e:
+            pack.failed_reads.append(f"0x{int(Command.SERIAL_NUMBER):02X}: {e.reason}")
+        _read_firmware(link, adr, options.ver, pack, first=False)
+        add(pack)
+
+    def add(pack: _PackParts) -> None:
+        parts.append(pack)
+        statuses[pack.address] = (
+            (AddressStatus.STOPPED, "answered, then stopped: " + "; ".join(pack.failed_reads))
+            if _stopped(pack)
+            else (AddressStatus.ANSWERED, "")
+        )
 
     def read() -> int:
         # Packs actually read: a GARBLED or REFUSED address gave no pack, so it
@@ -163,30 +266,40 @@ def scan_rs485(
     def heard() -> bool:
         return any(s is not AddressStatus.SILENT for s, _ in statuses.values())
 
-    # First pass: one attempt per address. Silence is the normal answer at an
-    # empty address, so it costs one request and one reply-start budget.
-    for index, adr in enumerate(options.addresses):
-        if progress is not None:
-            progress(adr, "polling")
-        poll(adr)
-        if (
-            options.stop_at_group_count
-            and group_count is not None
-            and read() >= group_count
-            and index + 1 < len(options.addresses)
-        ):
-            for skipped in options.addresses[index + 1 :]:
-                statuses[skipped] = (
-                    AddressStatus.NOT_POLLED,
-                    f"the master reports {group_count} pack(s), all answered",
-                )
-            break
+    def first_pass(*, group: bool) -> None:
+        # One attempt per address. Silence is the normal answer at an empty
+        # address, so it costs one request and one reply-start budget.
+        for index, adr in enumerate(options.addresses):
+            if progress is not None:
+                progress(adr, "polling")
+            poll(adr, group=group)
+            if (
+                options.stop_at_group_count
+                and group_count is not None
+                and read() >= group_count
+                and index + 1 < len(options.addresses)
+            ):
+                for skipped in options.addresses[index + 1 :]:
+                    statuses[skipped] = (
+                        AddressStatus.NOT_POLLED,
+                        f"the master reports {group_count} pack(s), all answered",
+                    )
+                break
+
+    first_pass(group=options.group_reads)
+    if not heard() and full_budget_s is not None:
+        # The whole range was silent at the first-contact budget: once more
+        # with the full one, asking each address on its own (a slow BMS, or a
+        # master that ignores the group read).
+        restore_budget()
+        statuses.clear()
+        first_pass(group=False)
+    restore_budget()
     # Second pass, the retry the first pass left out: only while packs are
     # unaccounted for (no group count, or fewer read than the master sees),
     # since a request lost to noise looks exactly like an empty address. Not
     # when the whole range was silent: then the fault is the wiring, the baud
-    # rate or the adapter, which asking again does not fix (and each silent
-    # address costs the full unlearned budget, 0.5 s).
+    # rate or the adapter, which asking again does not fix.
     if heard() and (group_count is None or read() < group_count):
         for adr in options.addresses:
             if group_count is not None and read() >= group_count:
@@ -194,8 +307,9 @@ def scan_rs485(
             if statuses.get(adr, (None, ""))[0] is AddressStatus.SILENT:
                 if progress is not None:
                     progress(adr, "polling again")
-                poll(adr)
+                poll(adr, group=options.group_reads)
     parts.sort(key=lambda pack: pack.address)
+    _place_group_analog(link, parts, group_analog, statuses, options.ver)
 
     # Attribute alarms per pack unless the group read shows every pack clear.
     group_clear = (
@@ -226,11 +340,82 @@ def scan_rs485(
     )
 
 
+def _group_blocks(frame: Frame) -> tuple[PackAnalog, ...] | None:
+    """The packs of a group analog reply; None when it is refused or does not parse."""
+    try:
+        reply = pylon_rs485.parse_response(frame, Command.ANALOG)
+    except DecodeError:
+        return None
+    if not isinstance(reply, AnalogResponse) or not reply.packs:
+        return None
+    return reply.packs
+
+
+def _place_group_analog(
+    link: RequestLink,
+    parts: list[_PackParts],
+    group: tuple[PackAnalog, ...],
+    statuses: dict[int, tuple[AddressStatus, str]],
+    ver: int,
+) -> None:
+    """Give each pack read without its own 0x42 its values (parts in address order).
+
+    The master lists the packs it sees in address order, so the blocks belong
+    to the addresses that answered when there are as many of each. Otherwise
+    which block is whose cannot be told: each such pack is asked itself.
+    """
+    if not any(pack.analog is None for pack in parts):
+        return
+    if len(group) == len(parts):
+        for pack, block in zip(parts, group, strict=True):
+            if pack.analog is None:
+                pack.analog = block
+        return
+    for pack in list(parts):
+        if pack.analog is not None:
+            continue
+        status, detail, frame = _probe(link, pack.address, ver)
+        analog: PackAnalog | None = None
+        if frame is not None:
+            try:
+                analog = _analog_at(pack.address, frame)
+            except DecodeError as e:
+                status, detail = AddressStatus.GARBLED, e.reason
+        if analog is None:
+            # No values for a pack that answered 0x93: no reading to show.
+            parts.remove(pack)
+            statuses[pack.address] = (
+                AddressStatus.STOPPED if status is AddressStatus.SILENT else status,
+                f"answered 0x93, then not 0x42: {detail}",
+            )
+        else:
+            pack.analog = analog
+
+
 def _probe(
-    link: RequestLink, adr: int, ver: int, *, retry_on_timeout: bool = True
+    link: RequestLink,
+    adr: int,
+    ver: int,
+    *,
+    retry_on_timeout: bool = True,
+    info: bytes | None = None,
+) -> tuple[AddressStatus, str, Frame | None]:
+    return _probe_command(
+        link, Command.ANALOG, adr, ver, retry_on_timeout=retry_on_timeout, info=info
+    )
+
+
+def _probe_command(
+    link: RequestLink,
+    command: Command,
+    adr: int,
+    ver: int,
+    *,
+    retry_on_timeout: bool = False,
+    info: bytes | None = None,
 ) -> tuple[AddressStatus, str, Frame | None]:
     try:
-        frame = link.query(Command.ANALOG, adr, ver=ver, retry_on_timeout=retry_on_timeout)
+        frame = link.query(command, adr, ver=ver, info=info, retry_on_timeout=retry_on_timeout)
     except LinkTimeout as e:
         return AddressStatus.SILENT, str(e), None
     except DecodeError as e:
@@ -242,23 +427,35 @@ def _probe(
     return AddressStatus.ANSWERED, "", frame
 
 
-def _read_pack(
-    link: RequestLink, adr: int, analog_frame: Frame, ver: int, *, first: bool
-) -> _PackParts:
-    variant = analog_frame.variant
+def _analog_at(adr: int, frame: Frame) -> PackAnalog:
     try:
-        analog = _analog(analog_frame)
+        return _analog(frame)
     except DecodeError as e:
         raise DecodeError(f"address {adr}: analog reply does not parse: {e.reason}") from e
-    pack = _PackParts(address=adr, variant=variant, analog=analog)
 
+
+def _read_pack(
+    link: RequestLink,
+    adr: int,
+    analog: PackAnalog | None,
+    variant: pylon_rs485.Variant,
+    ver: int,
+    *,
+    first: bool,
+) -> _PackParts:
+    pack = _PackParts(address=adr, variant=variant, analog=analog)
     serial = _read(link, Command.SERIAL_NUMBER, adr, ver, pack)
     if isinstance(serial, SerialNumber):
         pack.serial = serial.serial
+    _read_firmware(link, adr, ver, pack, first=first)
+    return pack
+
+
+def _read_firmware(link: RequestLink, adr: int, ver: int, pack: _PackParts, *, first: bool) -> None:
     if _stopped(pack):
         # A request and its retry both unanswered: the pack has gone quiet, and
         # every further read would cost two more silent budgets to learn nothing.
-        return pack
+        return
     firmware = _read(link, Command.FIRMWARE, adr, ver, pack)
     if isinstance(firmware, FirmwareVersion):
         pack.firmware = firmware.mainline_text
@@ -271,7 +468,6 @@ def _read_pack(
             pack.manufacturer = info.manufacturer
             if pack.firmware is None:
                 pack.firmware = info.software_text
-    return pack
 
 
 def _read(
@@ -323,6 +519,7 @@ def _read_alarm(link: RequestLink, pack: _PackParts, ver: int) -> PackAlarm | No
 
 def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
     analog = pack.analog
+    assert analog is not None  # _place_group_analog gave every pack its values
     design_ah = analog.design_ah
     stats = link.stats.per_address.get(pack.address)
     alarm = pack.alarm
@@ -382,9 +579,9 @@ def can_done(records: Sequence[CanRecord]) -> bool:
     counts: dict[int, int] = {}
     for record in records:
         counts[record.arbitration_id] = counts.get(record.arbitration_id, 0) + 1
-    if counts.get(pylon_can.HEARTBEAT_ID, 0) < 2:
+    if counts.get(can_ids.HEARTBEAT_ID, 0) < 2:
         return False
-    for id_set in (pylon_can.PYLON_V12_IDS, pylon_can.PYLON_V13_IDS):
+    for id_set in (can_ids.PYLON_V12_IDS, can_ids.PYLON_V13_IDS):
         if all(counts.get(i, 0) >= 2 for i in id_set):
             return True
     return False
@@ -401,6 +598,12 @@ def fold_can(
     age is measured from it, so frames that kept coming after the last 0x305
     (or silence the listener timed) make the heartbeat older.
     """
+    # Imported by what folds CAN only: the codec loads the DBC through cantools,
+    # and statistics (decimal, fractions, random) is ~15 ms of an RS485 scan's start.
+    import statistics
+
+    from active_cli.protocols import pylon_can
+
     builder = pylon_can.CanStateBuilder()
     seen: dict[int, list[float]] = {}
     for record in records:
@@ -413,7 +616,7 @@ def fold_can(
         for can_id, stamps in seen.items()
         if len(stamps) >= 2
     }
-    beats = seen.get(pylon_can.HEARTBEAT_ID, [])
+    beats = seen.get(can_ids.HEARTBEAT_ID, [])
     stamps = [r.timestamp for r in records]
     last_frame = max(stamps, default=0.0)
     end = max(ended_at, last_frame) if ended_at is not None else last_frame
@@ -426,7 +629,7 @@ def fold_can(
         cycle_s=cycles,
         state=builder.state(),
         heartbeat_count=len(beats),
-        heartbeat_period_s=cycles.get(pylon_can.HEARTBEAT_ID),
+        heartbeat_period_s=cycles.get(can_ids.HEARTBEAT_ID),
         last_heartbeat_age_s=(end - max(beats)) if beats else None,
         error_frames=sum(1 for r in records if r.is_error_frame),
         decode_errors=builder.decode_error_count,
@@ -553,7 +756,7 @@ def read_address(
     if frame is None:
         return None
     try:
-        pack = _read_pack(link, adr, frame, ver, first=True)
+        pack = _read_pack(link, adr, _analog_at(adr, frame), frame.variant, ver, first=True)
     except DecodeError:
         return None  # booting BMSes send half-filled replies; the next poll decides
     if not _stopped(pack):
@@ -568,9 +771,23 @@ def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[Pack
     answer this time, or whose 0x42 reply does not parse, is left out, so the
     caller can tell it went missing (and count a read error).
     """
-    out: list[PackReading] = []
+    return tuple(reading for reading, _ in refresh_packs_timed(link, known))
+
+
+def refresh_packs_timed(
+    link: RequestLink,
+    known: Sequence[PackReading],
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[tuple[PackReading, float], ...]:
+    """`refresh_packs`, each reading with the `clock` time its 0x42 reply came.
+
+    A read of 16 packs at 9600 baud takes seconds: the first pack's values are
+    that much older than the last's, and a monitor must say so.
+    """
+    out: list[tuple[PackReading, float]] = []
     for previous in known:
         _, _, frame = _probe(link, previous.address, pylon_rs485.VER_PYLON)
+        read_at = clock()
         if frame is None:
             continue
         try:
@@ -584,7 +801,7 @@ def refresh_packs(link: RequestLink, known: Sequence[PackReading]) -> tuple[Pack
         parts.serial, parts.firmware = previous.serial, previous.firmware
         parts.device_name, parts.manufacturer = previous.device_name, previous.manufacturer
         parts.alarm = _read_alarm(link, parts, pylon_rs485.VER_PYLON)
-        out.append(_reading(parts, link))
+        out.append((_reading(parts, link), read_at))
     return tuple(out)
 
 

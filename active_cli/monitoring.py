@@ -5,6 +5,9 @@ Pure: readings and CAN states go in with the time they were taken, a frozen
 that stops answering is listed as missing with its last values (and counted
 as a read error), never dropped, and values older than their staleness limit
 are marked stale, so the screen never shows an old reading as if it were live.
+Each pack's age counts from when that pack was read (a 16-pack read at 9600
+baud takes seconds: stamping them all with its end would call a 5 s old value
+"0.0 s ago"), and an RS485 read slower than the refresh asked is said so.
 CAN keeps a time per message id, so a 0x351 that stopped is stale even while
 0x356 keeps coming.
 """
@@ -71,6 +74,18 @@ class MonitorView:
     extremes: dict[str, tuple[float, float]]
     refreshes: int
     read_errors: int
+    # The last RS485 read of every pack: how long it took, against the refresh
+    # asked for, at which baud (`refresh_behind`: it could not keep up).
+    rs485_cycle_s: float | None = None
+    refresh_s: float | None = None
+    rs485_baud: int | None = None
+
+    @property
+    def refresh_behind(self) -> bool:
+        """The RS485 read of all packs takes longer than the refresh asked for."""
+        cycle, asked = self.rs485_cycle_s, self.refresh_s
+        # 5 %: scheduling noise on a read that just fits is not "behind".
+        return cycle is not None and asked is not None and cycle > 1.05 * asked
 
 
 @dataclass
@@ -96,6 +111,9 @@ class MonitorModel:
     pack_stale_s: float = 10.0
     watch_rs485: bool = False
     watch_can: bool = False
+    refresh_s: float | None = None  # the refresh asked for
+    rs485_baud: int | None = None
+    rs485_cycle_s: float | None = None  # how long the last read of all packs took
     _packs: dict[int, _Tracked] = field(default_factory=dict)
     _can: CanStackState | None = None
     _can_seen_at: dict[int, float] = field(default_factory=dict)
@@ -111,12 +129,25 @@ class MonitorModel:
         else:
             self._extremes[key] = Extreme(value, value)
 
-    def update_packs(self, packs: tuple[PackReading, ...], at: float) -> None:
+    def update_packs(
+        self,
+        packs: tuple[PackReading, ...],
+        at: float,
+        *,
+        read_at: Mapping[int, float] | None = None,
+        took_s: float | None = None,
+    ) -> None:
         """One RS485 read (the scan, then each refresh): `packs` are those that answered.
 
-        Every pack seen before and absent here did not answer: it keeps its
-        last values, is marked missing, and counts as one read error.
+        `read_at` gives, by address, when each pack's values were read (on the
+        clock of `at`, which stands in for a pack it does not name); `took_s`
+        how long the whole read took. Every pack seen before and absent here
+        did not answer: it keeps its last values, is marked missing, and counts
+        as one read error.
         """
+        if took_s is not None:
+            self.rs485_cycle_s = took_s
+        read_at = read_at or {}
         self.refreshes += 1
         answered = {pack.address for pack in packs}
         for address, tracked in self._packs.items():
@@ -124,7 +155,7 @@ class MonitorModel:
                 tracked.answered = False
                 self.read_errors += 1
         for pack in packs:
-            self._packs[pack.address] = _Tracked(pack, at)
+            self._packs[pack.address] = _Tracked(pack, read_at.get(pack.address, at))
             name = f"pack {pack.address}"
             self._see(f"{name} voltage_v", pack.voltage_v)
             self._see(f"{name} current_a", pack.current_a)
@@ -186,6 +217,9 @@ class MonitorModel:
             extremes={k: (e.low, e.high) for k, e in sorted(self._extremes.items())},
             refreshes=self.refreshes,
             read_errors=self.read_errors,
+            rs485_cycle_s=self.rs485_cycle_s,
+            refresh_s=self.refresh_s,
+            rs485_baud=self.rs485_baud,
         )
 
 

@@ -20,7 +20,7 @@ from active_cli import spec
 from active_cli.checks.verdict import Verdict, sort_findings, summarize
 from active_cli.inverter_profile import Bus, Confidence, InverterProfile, QuirkTopic
 from active_cli.model import CanObservation, CanStackState, Finding, RequestFlags, Severity
-from active_cli.protocols import pylon_can
+from active_cli.protocols import can_ids
 
 # Finding codes. `check protocol`'s own (import these, never spell the string):
 HEARTBEAT: Final = "protocol.heartbeat"
@@ -200,7 +200,7 @@ def _rs485_findings(profile: InverterProfile, probe: Rs485Probe | None) -> list[
 
 def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
     seen = set(can.ids_seen)
-    battery_seen = seen & pylon_can.BATTERY_IDS
+    battery_seen = seen & can_ids.BATTERY_IDS
     if can.state is None:
         # Nothing decoded: frames with battery ids that never decode are no
         # more use to an inverter than no frames at all.
@@ -225,8 +225,8 @@ def _message_set_findings(can: CanObservation, area: Area) -> list[Finding]:
         for i, n in can.ids_seen.items()
     )
     missing_core = sorted(CORE_IDS - seen)
-    v12 = seen >= pylon_can.PYLON_V12_IDS
-    v13 = seen >= pylon_can.PYLON_V13_IDS
+    v12 = seen >= can_ids.PYLON_V12_IDS
+    v13 = seen >= can_ids.PYLON_V13_IDS
     if missing_core:
         out.append(
             Finding(

@@ -1,7 +1,17 @@
-"""``active monitor``: watch the stack live."""
+"""``active monitor``: watch the stack live.
+
+RS485 is re-read on a thread of its own (`Rs485Reader`): 16 packs at 9600 baud
+take seconds, and the CAN panel and the inverter's heartbeat (1 Hz data) must
+not wait for them. The screen is redrawn every second, or every `--refresh`
+when that is shorter.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -19,12 +29,17 @@ from active_cli.cli.connect import (
 
 if TYPE_CHECKING:
     from active_cli.connection import Connection
+    from active_cli.discovery import RequestLink
+    from active_cli.errors import LinkError
     from active_cli.links.can_watch import CanWatcher
+    from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel, MonitorView
 
 # The battery sends each CAN message once a second: 2.5 s from the moment the
 # watcher starts hears a whole cycle even with jitter and a late first frame.
 FIRST_CYCLE_S = 2.5
+# The CAN data and the ages on screen change every second: redraw at least that often.
+SCREEN_TICK_S = 1.0
 
 
 def monitor_command(
@@ -64,7 +79,6 @@ def monitor_command(
     """
     import contextlib
     import sys
-    import time
 
     from active_cli import discovery
     from active_cli.cli import render_monitor, render_scan
@@ -73,7 +87,6 @@ def monitor_command(
     from active_cli.connection import open_links
     from active_cli.errors import LinkError, UsageError
     from active_cli.links.can_watch import DEFAULT_SILENCE_LIMIT_S, CanWatcher
-    from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel
 
     connection = connection_from_options(
@@ -86,6 +99,7 @@ def monitor_command(
         pack_stale_s=max(10.0, 3 * refresh),
         watch_rs485=connection.wants_rs485,
         watch_can=connection.wants_can,
+        refresh_s=refresh,
     )
     live = sys.stdout.isatty() and not (json_out or once)
     failure: LinkError | None = None
@@ -103,16 +117,29 @@ def monitor_command(
         listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
         if link is not None:
+            model.rs485_baud = link.baud
             with render_scan.progress(enabled=not json_out) as progress:
-                known = discovery.scan_rs485(link, options, progress).packs
-            model.update_packs(known, time.monotonic())
+                snapshot = discovery.scan_rs485(link, options, progress)
+            known = snapshot.packs
+            # The scan does not say when it read each pack: stamped with its
+            # start, the screen may call them older than they are, never
+            # newer; the reader's first refresh, at once, gives each its time.
+            model.update_packs(known, time.monotonic() - snapshot.duration_s)
         if watch is not None:
             _first_cycle(watch, model, listening_since, once=once)
         _require_an_answer(model.view(time.monotonic()), connection, addresses)
+        reader = (
+            stack.enter_context(Rs485Reader(link, known, refresh_s=refresh))
+            if link is not None and known and not once
+            else None
+        )
 
         def step() -> None:
-            if link is not None and known:
-                model.update_packs(discovery.refresh_packs(link, known), time.monotonic())
+            if reader is not None:
+                reader.deliver(model)
+            elif link is not None and known:
+                read = Rs485Reader.read_once(link, known)
+                model.update_packs(read.packs, read.at, read_at=read.read_at, took_s=read.took_s)
             if watch is not None:
                 heard = watch.snapshot()
                 model.update_can(heard.state, heard.seen_at)
@@ -125,7 +152,12 @@ def monitor_command(
                     render_monitor.announce(model.view(time.monotonic()), duration=duration)
                 deadline = None if duration is None else time.monotonic() + duration
                 render_monitor.watch(
-                    model, step, refresh=refresh, deadline=deadline, live=live, wide=wide
+                    model,
+                    step,
+                    refresh=min(refresh, SCREEN_TICK_S),
+                    deadline=deadline,
+                    live=live,
+                    wide=wide,
                 )
         except LinkError as e:
             # The adapter went away mid-run: show what was seen, then the error.
@@ -183,3 +215,93 @@ def _require_an_answer(view: MonitorView, connection: Connection, addresses: str
         heard.append(f"no battery frame on CAN in {FIRST_CYCLE_S:g} s")
         hints.append("CAN: check the bitrate (Pylon LV: 500000), CAN-H/CAN-L and termination")
     raise LinkTimeout("nothing to monitor: " + "; ".join(heard), hint="; ".join(hints))
+
+
+@dataclass(frozen=True)
+class Rs485Read:
+    """One read of every known pack: those that answered, when each was read."""
+
+    packs: tuple[PackReading, ...]
+    read_at: dict[int, float]
+    at: float  # when the read ended
+    took_s: float
+
+
+class Rs485Reader:
+    """Re-reads the known packs every `refresh_s` on its own thread.
+
+    `deliver` hands the reads finished since the last call to the model (on
+    the caller's thread: the model is not shared), and raises the LinkError
+    that ended the thread (an adapter that went away). Stopping waits for at
+    most the pack being read: the thread looks at its stop flag between packs.
+    """
+
+    def __init__(self, link: RequestLink, known: Sequence[PackReading], *, refresh_s: float):
+        self._link = link
+        self._known = tuple(known)
+        self._refresh_s = refresh_s
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done: list[Rs485Read] = []
+        self._error: LinkError | None = None
+        self._last_took_s = refresh_s  # no wait before the first read
+        self._thread = threading.Thread(target=self._run, name="monitor-rs485", daemon=True)
+
+    @staticmethod
+    def read_once(
+        link: RequestLink, known: Sequence[PackReading], stop: threading.Event | None = None
+    ) -> Rs485Read:
+        from active_cli.discovery import refresh_packs_timed
+
+        started = time.monotonic()
+        timed: list[tuple[PackReading, float]] = []
+        for pack in known:
+            if stop is not None and stop.is_set():
+                break
+            timed.extend(refresh_packs_timed(link, (pack,)))
+        ended = time.monotonic()
+        return Rs485Read(
+            packs=tuple(reading for reading, _ in timed),
+            read_at={reading.address: at for reading, at in timed},
+            at=ended,
+            took_s=ended - started,
+        )
+
+    def __enter__(self) -> Rs485Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+    def _run(self) -> None:
+        from active_cli.errors import LinkError
+
+        # The first refresh at once (the scan's values carry no time per pack),
+        # then one every `refresh_s`.
+        while not self._stop.wait(self._next_wait_s()):
+            try:
+                read = self.read_once(self._link, self._known, self._stop)
+            except LinkError as e:
+                with self._lock:
+                    self._error = e
+                return
+            if self._stop.is_set():
+                return  # cut short: not a read of every pack
+            with self._lock:
+                self._done.append(read)
+                self._last_took_s = read.took_s
+
+    def _next_wait_s(self) -> float:
+        # A read slower than the refresh starts the next one at once.
+        return max(0.0, self._refresh_s - self._last_took_s)
+
+    def deliver(self, model: MonitorModel) -> None:
+        with self._lock:
+            done, self._done = self._done, []
+            error = self._error
+        for read in done:
+            model.update_packs(read.packs, read.at, read_at=read.read_at, took_s=read.took_s)
+        if error is not None:
+            raise error

@@ -23,6 +23,7 @@ from active_cli.model import PackReading
 from active_cli.monitoring import MonitorModel, MonitorView, out_of_range
 
 RED = "bold red"
+YELLOW = "yellow"
 
 
 def _cell(value: float | None, fmt: str, kind: str, *, old: bool = False) -> Text:
@@ -165,7 +166,19 @@ def _rs485_lines(
         )
     else:
         status = Text(f"RS485: read {view.packs_age_s or 0.0:.1f} s ago, {counts}")
-    return [_packs_table(view, wide=wide, titled=titled), status]
+    lines: list[Text | Table] = [_packs_table(view, wide=wide, titled=titled), status]
+    if view.refresh_behind:
+        lines.append(Text(refresh_behind_text(view), style=YELLOW))
+    return lines
+
+
+def refresh_behind_text(view: MonitorView) -> str:
+    """'refresh 5.3 s: 16 packs at 9600 baud (asked 2 s)': why the screen is slower."""
+    baud = f" at {view.rs485_baud} baud" if view.rs485_baud else ""
+    return (
+        f"refresh {view.rs485_cycle_s or 0.0:.1f} s: {len(view.packs)} packs{baud} "
+        f"(asked {view.refresh_s or 0.0:g} s)"
+    )
 
 
 def _can_lines(view: MonitorView) -> list[Text | Table]:

@@ -112,8 +112,12 @@ def scan_command(
         )
     else:
         check_record_files(recording, rs485=connection.wants_rs485, can=connection.wants_can)
+    # Live, the master's group read replaces a 0x42 per pack; a replay asks
+    # what the capture holds (procedures.scanning.scan_replay).
     options = discovery.ScanOptions(
-        addresses=parse_addresses(addresses), stop_at_group_count=not all_addresses
+        addresses=parse_addresses(addresses),
+        stop_at_group_count=not all_addresses,
+        group_reads=not replaying,
     )
     if replaying:
         outcome = scan_replay(replaying, options, expected_packs=expect)

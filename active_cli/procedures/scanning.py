@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from active_cli.connection import CaptureFiles, Links
 from active_cli.discovery import Progress, ScanOptions, scan
 from active_cli.model import StackSnapshot
 from active_cli.procedures.replaying import replay_can, replay_link, replay_notes
+from active_cli.protocols import pylon_rs485
+
+if TYPE_CHECKING:
+    from active_cli.links.replay import ReplayLink
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ def scan_replay(
     """
     link = replay_link(files.rs485) if files.rs485 is not None else None
     can = replay_can(files.can) if files.can is not None else None
+    if link is not None:
+        # Ask what the live scan asked: its requests are what the capture answers.
+        options = dataclasses.replace(
+            options, group_reads=_group_reads_recorded(link), first_contact_s=None
+        )
     snapshot = scan(link, None, options, expected_packs=expected_packs, can_observation=can)
     notes = replay_notes(link) if link is not None else []
     snapshot = dataclasses.replace(
@@ -68,3 +78,15 @@ def scan_replay(
         can_interface=f"replay of {files.can}" if files.can is not None else None,
     )
     return ScanOutcome(snapshot, link is not None, tuple(notes))
+
+
+def _group_reads_recorded(link: ReplayLink) -> bool:
+    """Did the recorded scan use the group analog read (0x42, INFO FF)?"""
+    from active_cli.links.serial_link import request_frame
+
+    for exchange in link.capture.exchanges:
+        frame = request_frame(exchange.request)
+        group = bytes([pylon_rs485.GROUP_ADR_INFO])
+        if frame is not None and frame.cid2 == pylon_rs485.Command.ANALOG and frame.info == group:
+            return True
+    return False

@@ -27,36 +27,68 @@ from cantools.database.namedsignalvalue import NamedSignalValue
 
 from active_cli.errors import DataFileError, DecodeError
 from active_cli.model import CanStackState, ChargeLimits, RequestFlags
+from active_cli.protocols.can_ids import (
+    ALARMS_V13_ID as ALARMS_V13_ID,
+)
+from active_cli.protocols.can_ids import (
+    BATTERY_IDS as BATTERY_IDS,
+)
+from active_cli.protocols.can_ids import (
+    BATTERY_INFO_ID as BATTERY_INFO_ID,
+)
+from active_cli.protocols.can_ids import (
+    CAPACITY_ID as CAPACITY_ID,
+)
+from active_cli.protocols.can_ids import (
+    CELL_EXTREMES_ID as CELL_EXTREMES_ID,
+)
+from active_cli.protocols.can_ids import (
+    EXTENSION_IDS as EXTENSION_IDS,
+)
+
+# The ids are the codec's names too: `pylon_can.HEARTBEAT_ID` stays valid.
+from active_cli.protocols.can_ids import (
+    HEARTBEAT_ID as HEARTBEAT_ID,
+)
+from active_cli.protocols.can_ids import (
+    LIMITS_ID as LIMITS_ID,
+)
+from active_cli.protocols.can_ids import (
+    MANUFACTURER_ID as MANUFACTURER_ID,
+)
+from active_cli.protocols.can_ids import (
+    MEASUREMENTS_ID as MEASUREMENTS_ID,
+)
+from active_cli.protocols.can_ids import (
+    MODULE_COUNTS_ID as MODULE_COUNTS_ID,
+)
+from active_cli.protocols.can_ids import (
+    PROTECTION_ID as PROTECTION_ID,
+)
+from active_cli.protocols.can_ids import (
+    PROTOCOL_UNKNOWN as PROTOCOL_UNKNOWN,
+)
+from active_cli.protocols.can_ids import (
+    PROTOCOL_V12 as PROTOCOL_V12,
+)
+from active_cli.protocols.can_ids import (
+    PROTOCOL_V13 as PROTOCOL_V13,
+)
+from active_cli.protocols.can_ids import (
+    PYLON_V12_IDS as PYLON_V12_IDS,
+)
+from active_cli.protocols.can_ids import (
+    PYLON_V13_IDS as PYLON_V13_IDS,
+)
+from active_cli.protocols.can_ids import (
+    REQUEST_ID as REQUEST_ID,
+)
+from active_cli.protocols.can_ids import (
+    SOC_SOH_ID as SOC_SOH_ID,
+)
 from active_cli.resources import data_file
 
-# --- ids and profiles ---------------------------------------------------------
-
-HEARTBEAT_ID = 0x305
-LIMITS_ID = 0x351
-SOC_SOH_ID = 0x355
-MEASUREMENTS_ID = 0x356
-PROTECTION_ID = 0x359
-ALARMS_V13_ID = 0x35A
-REQUEST_ID = 0x35C
-MANUFACTURER_ID = 0x35E
-BATTERY_INFO_ID = 0x35F
-MODULE_COUNTS_ID = 0x372
-CELL_EXTREMES_ID = 0x373
-CAPACITY_ID = 0x379
-
-PROTOCOL_V12 = "pylon-v1.2"
-PROTOCOL_V13 = "pylon-v1.3"
-# Only the messages both profiles share (0x351/0x355/0x356/0x35E) have arrived:
-# the profile cannot be told yet.
-PROTOCOL_UNKNOWN = "pylon-unknown"
-
-# What a real US5000 sends on old (V1.2) and new (V1.3) firmware (protocols.md §4).
-PYLON_V12_IDS: frozenset[int] = frozenset({0x351, 0x355, 0x356, 0x359, 0x35C, 0x35E})
-PYLON_V13_IDS: frozenset[int] = frozenset({0x351, 0x355, 0x356, 0x35A, 0x35E, 0x35F})
-# Victron/SMA-style extensions (protocols.md §2.3, one source each): decoded when
-# seen, but no Pylontech capture shows them, so neither profile includes them.
-EXTENSION_IDS: frozenset[int] = frozenset({0x372, 0x373, 0x374, 0x375, 0x376, 0x377, 0x379})
-BATTERY_IDS: frozenset[int] = PYLON_V12_IDS | PYLON_V13_IDS | EXTENSION_IDS
+# --- ids and profiles: in can_ids (no cantools there), re-exported here -------
 
 _V12_ONLY = PYLON_V12_IDS - PYLON_V13_IDS  # 0x359, 0x35C
 _V13_ONLY = PYLON_V13_IDS - PYLON_V12_IDS  # 0x35A, 0x35F

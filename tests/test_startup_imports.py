@@ -1,0 +1,46 @@
+"""Start-up: an RS485-only command does not import the CAN stack.
+
+cantools (the DBC) and python-can cost ~0.15 s of start-up; an RS485 scan
+needs only the CAN ids (`protocols.can_ids`). Run in a fresh interpreter, so
+what other tests imported does not count.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+RS485_SCAN_PATH = (
+    "active_cli.cli.scan",
+    "active_cli.cli.render_scan",
+    "active_cli.connection",
+    "active_cli.discovery",
+    "active_cli.procedures.scanning",
+    "active_cli.checks.scan",
+    "active_cli.checks.protocol",
+    "active_cli.links.serial_link",
+)
+
+
+def _imported_after(modules: tuple[str, ...]) -> set[str]:
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_rs485_scan_path_imports_neither_cantools_nor_python_can() -> None:
+    loaded = _imported_after(RS485_SCAN_PATH)
+    assert "active_cli.discovery" in loaded
+    assert not {name for name in loaded if name.split(".")[0] in ("cantools", "can")}
+
+
+def test_the_codec_still_names_the_ids() -> None:
+    # pylon_can re-exports the ids, so its users keep their names.
+    from active_cli.protocols import can_ids, pylon_can
+
+    assert pylon_can.HEARTBEAT_ID == can_ids.HEARTBEAT_ID == 0x305
+    assert pylon_can.BATTERY_IDS is can_ids.BATTERY_IDS
