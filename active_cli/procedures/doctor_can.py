@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from active_cli.model import Finding, Severity
 from active_cli.procedures.prompting import Prompter
-from active_cli.protocols import pylon_can
+from active_cli.protocols import can_ids  # the ids only: pylon_can loads cantools
 
 if TYPE_CHECKING:
     import can
@@ -92,8 +92,8 @@ def judge_can(
             errors += 1
             continue
         ids[record.arbitration_id] = ids.get(record.arbitration_id, 0) + 1
-    battery = sum(n for i, n in ids.items() if i in pylon_can.BATTERY_IDS)
-    heartbeats = ids.get(pylon_can.HEARTBEAT_ID, 0)
+    battery = sum(n for i, n in ids.items() if i in can_ids.BATTERY_IDS)
+    heartbeats = ids.get(can_ids.HEARTBEAT_ID, 0)
     seen = ", ".join(f"0x{i:03X}" for i in sorted(ids)) or "none"
     evidence = (
         f"listened {window_s:.1f} s on {described}",
