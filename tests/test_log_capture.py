@@ -59,7 +59,9 @@ def test_can_capture_in_every_format_reads_back(tmp_path: Path, suffix: str) -> 
     path = tmp_path / f"capture{suffix}"
     with Capture(can_path=path, can_options=CanOptions(interface="virtual", channel=channel)) as c:
         sender = send_later(channel)
-        summary = c.run(0.4)
+        # Long enough for the writer thread to start on a loaded machine too
+        # (0.4 s once caught none of the frames sent 50 ms in).
+        summary = c.run(1.5)
     sender.join()
     assert summary.can_frames == len(FRAMES)
     assert summary.stopped_by == "duration"
