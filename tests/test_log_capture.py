@@ -173,7 +173,7 @@ def test_rs485_sniffing_logs_each_frame_with_its_direction(tmp_path: Path) -> No
     port = ListenOnly(b"\x00\xff" + REQUEST + RESPONSE + b"\n" + BROKEN + b"~2002")
     before = datetime.now().astimezone()
     with Capture(rs485_path=path, port=port) as c:
-        summary = c.run(0.3)
+        summary = c.run(1.0)
     after = datetime.now().astimezone()
     assert (summary.rs485_frames, summary.rs485_bad_frames) == (3, 1)
     assert summary.rs485_noise_bytes == 3  # two bytes before the first ~, the LF
@@ -216,7 +216,7 @@ def test_rs485_capture_from_a_pty_and_can_at_once(tmp_path: Path) -> None:
             writer = threading.Thread(target=write_line, daemon=True)
             writer.start()
             sender = send_later(channel)
-            summary = c.run(0.5)
+            summary = c.run(1.5)  # room for the writer thread on a loaded machine
         writer.join()
         sender.join()
     finally:
