@@ -61,8 +61,8 @@ CORE_IDS = frozenset({0x351, 0x355, 0x356, 0x35E})
 CYCLE_OK_S = (0.5, 2.0)
 CYCLE_FAIL_S = 3.0
 HEARTBEAT_OK_S = (0.5, 3.0)
-# How long without a 0x305 counts as "the inverter is gone" (reference/inverters.md:
-# a heuristic from a public BMS-to-inverter project, not a spec value).
+# How long without a 0x305 counts as "the inverter is gone": a heuristic of a
+# public BMS-to-inverter project, not a spec value (docs/checks.md).
 HEARTBEAT_LOST_S = 5.0
 
 # The code prefix of the shared battery rules: `check protocol` or `scan`.

@@ -88,23 +88,7 @@ def _compact_packs_table(view: MonitorView, *, titled: bool) -> Table:
             overflow="fold",
         )
     for pack in view.packs:
-        old = pack.address in view.missing_packs or pack.address in view.stale_packs
-        alarms = _alarm_words(pack)
-        alarm_style = (
-            "" if alarms == "none" else RED if pack.protections or pack.alarms else "yellow"
-        )
-        table.add_row(
-            str(pack.address),
-            _cell(pack.voltage_v, ".2f", "voltage_v", old=old),
-            _cell(pack.current_a, "+.1f", "current_a", old=old),
-            _cell(pack.soc_pct, ".0f", "soc_pct", old=old),
-            _cell(pack.min_cell_v, ".3f", "cell_v", old=old),
-            _cell(pack.max_cell_v, ".3f", "cell_v", old=old),
-            _cell(pack.cell_spread_mv, ".0f", "spread_mv", old=old),
-            _cell(pack.max_temp_c, ".1f", "temp_c", old=old),
-            Text(alarms, style=f"{alarm_style} dim" if old else alarm_style),
-            _read_state(view, pack.address, wide=False),
-        )
+        table.add_row(*_pack_row(view, pack, wide=False))
     return table
 
 
@@ -126,24 +110,27 @@ def _packs_table(view: MonitorView, *, wide: bool = False, titled: bool = True) 
     ):
         table.add_column(name, justify="left" if name in ("addr", "alarms", "read") else "right")
     for pack in view.packs:
-        old = pack.address in view.missing_packs or pack.address in view.stale_packs
-        alarms = _alarm_words(pack)
-        alarm_style = (
-            "" if alarms == "none" else RED if pack.protections or pack.alarms else "yellow"
-        )
-        table.add_row(
-            str(pack.address),
-            _cell(pack.voltage_v, ".2f", "voltage_v", old=old),
-            _cell(pack.current_a, "+.1f", "current_a", old=old),
-            _cell(pack.soc_pct, ".0f", "soc_pct", old=old),
-            _cell(pack.min_cell_v, ".3f", "cell_v", old=old),
-            _cell(pack.max_cell_v, ".3f", "cell_v", old=old),
-            _cell(pack.cell_spread_mv, ".0f", "spread_mv", old=old),
-            _cell(pack.max_temp_c, ".1f", "temp_c", old=old),
-            Text(alarms, style=f"{alarm_style} dim" if old else alarm_style),
-            _read_state(view, pack.address),
-        )
+        table.add_row(*_pack_row(view, pack, wide=True))
     return table
+
+
+def _pack_row(view: MonitorView, pack: PackReading, *, wide: bool) -> list[str | Text]:
+    """One pack's cells, the same in the compact and the wide table."""
+    old = pack.address in view.missing_packs or pack.address in view.stale_packs
+    alarms = _alarm_words(pack)
+    alarm_style = "" if alarms == "none" else RED if pack.protections or pack.alarms else "yellow"
+    return [
+        str(pack.address),
+        _cell(pack.voltage_v, ".2f", "voltage_v", old=old),
+        _cell(pack.current_a, "+.1f", "current_a", old=old),
+        _cell(pack.soc_pct, ".0f", "soc_pct", old=old),
+        _cell(pack.min_cell_v, ".3f", "cell_v", old=old),
+        _cell(pack.max_cell_v, ".3f", "cell_v", old=old),
+        _cell(pack.cell_spread_mv, ".0f", "spread_mv", old=old),
+        _cell(pack.max_temp_c, ".1f", "temp_c", old=old),
+        Text(alarms, style=f"{alarm_style} dim" if old else alarm_style),
+        _read_state(view, pack.address, wide=wide),
+    ]
 
 
 def _rs485_lines(

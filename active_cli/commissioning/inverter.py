@@ -18,6 +18,7 @@ from active_cli.checks import protocol
 from active_cli.checks.protocol import run_protocol_check
 from active_cli.commissioning import results as codes
 from active_cli.commissioning.context import Commissioning
+from active_cli.commissioning.power import joined_position
 from active_cli.commissioning.results import StepResult, finding
 from active_cli.commissioning.session import PackRecord
 from active_cli.discovery import ScanOptions, observe_can
@@ -213,13 +214,7 @@ def run_final_snapshot(c: Commissioning) -> StepResult:
     )
     snapshot = outcome.snapshot
     records = tuple(
-        PackRecord.from_reading(
-            p,
-            position=next(
-                (j.position for j in c.session.joins if p.serial and j.serial == p.serial), None
-            ),
-            read_at=c.stamp(),
-        )
+        PackRecord.from_reading(p, position=joined_position(c, p), read_at=c.stamp())
         for p in snapshot.packs
     )
     state = snapshot.can.state if snapshot.can is not None else None

@@ -233,7 +233,7 @@ def run_address_plan(c: Commissioning) -> StepResult:
             )
     master = snapshot.master_address
     records = tuple(
-        PackRecord.from_reading(p, position=_position(c, p), read_at=c.stamp())
+        PackRecord.from_reading(p, position=joined_position(c, p), read_at=c.stamp())
         for p in snapshot.packs
     )
     c.session = dataclasses.replace(c.session, master_address=master)
@@ -245,7 +245,8 @@ def run_address_plan(c: Commissioning) -> StepResult:
     return StepResult(tuple(found), evidence)
 
 
-def _position(c: Commissioning, reading: PackReading) -> int | None:
+def joined_position(c: Commissioning, reading: PackReading) -> int | None:
+    """The power-on position of the pack that joined with this serial, if one did."""
     return next(
         (j.position for j in c.session.joins if reading.serial and j.serial == reading.serial),
         None,

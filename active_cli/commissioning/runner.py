@@ -41,8 +41,6 @@ STEPS: Mapping[str, StepFunction] = {
 # A failure here means a risk to the hardware if the run went on anyway.
 NOT_SKIPPABLE = frozenset({"before-linking", "power-on-batteries"})
 
-FINISHED = frozenset({StepStatus.OK, StepStatus.WARN, StepStatus.SKIPPED})
-
 _STATUS_OF = {
     Severity.OK: StepStatus.OK,
     Severity.INFO: StepStatus.OK,
@@ -51,22 +49,13 @@ _STATUS_OF = {
 }
 
 
-def next_step(session: Session) -> StepRecord | None:
-    """The first step not done yet (None: every step is done)."""
-    return next((s for s in session.steps if s.status not in FINISHED), None)
-
-
 def run_commissioning(c: Commissioning) -> Session:
     """Run every step not done yet; return the record as it ends."""
     total = len(c.session.steps)
     c.session = dataclasses.replace(c.session, outcome=Outcome.IN_PROGRESS)
     for number, step in enumerate(c.session.steps, start=1):
-        if step.status in FINISHED:
+        if step.status.done:
             continue
-        if step.id not in STEPS:
-            raise LinkError(
-                f"unknown step {step.id!r} in the session"
-            )  # unreachable: loader checks
         c.prompter.say(f"\n[{number}/{total}] {step.title}")
         if step.instruction:
             c.prompter.say(f"  manual: {step.instruction}")

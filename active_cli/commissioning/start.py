@@ -17,10 +17,8 @@ from pathlib import Path
 from active_cli.commissioning.checklists import load_checklist
 from active_cli.commissioning.session import (
     Installer,
-    Outcome,
     Session,
     SiteInfo,
-    StepRecord,
     new_session,
 )
 from active_cli.errors import DataFileError, UsageError
@@ -116,11 +114,3 @@ def check_resume(
         raise DataFileError(
             "session", f"step(s) {', '.join(unknown)} are not steps of this version"
         )
-    if session.outcome is Outcome.ABORTED:
-        return
-
-
-def pending(session: Session) -> list[StepRecord]:
-    from active_cli.commissioning.runner import FINISHED
-
-    return [s for s in session.steps if s.status not in FINISHED]
