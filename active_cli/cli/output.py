@@ -48,11 +48,13 @@ def console_width(*, wide: bool = False, isatty: bool | None = None) -> int | No
 
 
 def stdout(*, wide: bool = False) -> Console:
-    return Console(highlight=False, width=console_width(wide=wide))
+    # emoji=False: a serial or a name from the bus that reads ":warning:" is shown
+    # as sent, not as a picture (and the emoji table is never loaded).
+    return Console(highlight=False, emoji=False, width=console_width(wide=wide))
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def to_jsonable(value: Any) -> Any:
