@@ -691,31 +691,45 @@ def scan(
     inverter is silent) then costs no time beyond the RS485 poll. A CAN
     observation made elsewhere (a replayed capture) may be passed instead of a bus.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from active_cli.checks.scan import scan_findings
-
     started = time.monotonic()
     snapshot = StackSnapshot(can=can_observation)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
-    try:
-        listening = None
-        if bus is not None:
-            if progress is not None:
-                progress(0, "listening on CAN")
-            listening = pool.submit(observe_can, bus, can_window_s)
+    if bus is None:
         if link is not None:
             snapshot = replace(scan_rs485(link, options, progress), can=can_observation)
-        if listening is not None:
-            if progress is not None and not listening.done():
-                progress(0, "listening on CAN")
-            snapshot = replace(snapshot, can=listening.result())
+    else:
+        snapshot = _scan_with_can(link, bus, options, can_window_s, progress)
+    # Imported here, not before the first request: the checks are not needed
+    # until the line has answered (docs/architecture.md, start-up).
+    from active_cli.checks.scan import scan_findings
+
+    findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
+    return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
+
+
+def _scan_with_can(
+    link: RequestLink | None,
+    bus: can.BusABC,
+    options: ScanOptions,
+    can_window_s: float,
+    progress: Progress | None,
+) -> StackSnapshot:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
+    try:
+        if progress is not None:
+            progress(0, "listening on CAN")
+        listening = pool.submit(observe_can, bus, can_window_s)
+        snapshot = StackSnapshot()
+        if link is not None:
+            snapshot = scan_rs485(link, options, progress)
+        if progress is not None and not listening.done():
+            progress(0, "listening on CAN")
+        return replace(snapshot, can=listening.result())
     finally:
         # On an RS485 error, do not wait out the CAN window: the caller shuts
         # the bus down, which ends the listener.
         pool.shutdown(wait=False, cancel_futures=True)
-    findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
-    return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
 
 
 def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485Probe:

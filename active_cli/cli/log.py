@@ -280,7 +280,7 @@ def _format(given: str | None, out_path: Path | None) -> Any:
 
 def _parse_ids(ids: list[str]) -> frozenset[int]:
     from active_cli.errors import DecodeError, UsageError
-    from active_cli.protocols.decode_text import parse_can_id
+    from active_cli.protocols.decode_can_text import parse_can_id
 
     parsed: set[int] = set()
     for text in ids:
