@@ -165,6 +165,9 @@ def scan_rs485(
     group_count: int | None = None
     group_analog: tuple[PackAnalog, ...] = ()
     master: int | None = None
+    first_contact_silences: dict[int, int] = {}  # address -> probes timed out at the short budget
+    late_at_start = len(link.stats.late_reply_ms)
+    moot_late_ms: list[float] = []  # late only for the first-contact budget
     # Before any pack answered, a real line probes with the short first-contact
     # budget (module doc); the full one is put back at the first answer.
     full_budget_s: float | None = None
@@ -192,9 +195,20 @@ def scan_rs485(
                 return
             group = False  # the master's group read held its own values only
         info = bytes([pylon_rs485.GROUP_ADR_INFO]) if group else None
+        under_first_contact = full_budget_s is not None
+        late_before = len(link.stats.late_reply_ms)
         status, detail, analog_frame = _probe(
             link, adr, options.ver, retry_on_timeout=False, info=info
         )
+        if under_first_contact and status is AddressStatus.SILENT:
+            # Our short budget's doing, not a failed request of this address.
+            first_contact_silences[adr] = first_contact_silences.get(adr, 0) + 1
+        if under_first_contact and len(link.stats.late_reply_ms) > late_before:
+            # A reply came after the first-contact budget: this BMS is slower
+            # than it, so an address already taken as silent may hold a pack
+            # (the master, even), and one answering now may be a slave taken
+            # for the master. The first pass starts again at the full budget.
+            raise _SlowFirstContact
         if analog_frame is not None:
             restore_budget()
         analog: PackAnalog | None = None
@@ -286,7 +300,19 @@ def scan_rs485(
                     )
                 break
 
-    first_pass(group=options.group_reads)
+    try:
+        first_pass(group=options.group_reads)
+    except _SlowFirstContact:
+        # With the full budget (the link raised it past the late reply). The
+        # replies late only for the short budget are no slow-link finding.
+        if full_budget_s is not None:
+            late_ms = link.stats.late_reply_ms[late_at_start:]
+            moot_late_ms.extend(ms for ms in late_ms if ms <= 1000 * full_budget_s)
+        restore_budget()
+        parts.clear()
+        statuses.clear()
+        master, group_alarm, group_count, group_analog = None, None, None, ()
+        first_pass(group=options.group_reads)
     if not heard() and full_budget_s is not None:
         # The whole range was silent at the first-contact budget: once more
         # with the full one, asking each address on its own (a slow BMS, or a
@@ -326,18 +352,32 @@ def scan_rs485(
             pack.alarm = _read_alarm(link, pack, options.ver)
 
     readings = tuple(_reading(pack, link) for pack in parts)
-    results = tuple(_address_result(adr, statuses[adr], link) for adr in options.addresses)
+    results = tuple(
+        _address_result(adr, statuses[adr], link, first_contact_silences.get(adr, 0))
+        for adr in options.addresses
+    )
     return StackSnapshot(
         packs=readings,
         addresses=results,
         group_count=group_count,
         master_address=master,
         noise_bytes=link.stats.noise_bytes,
-        late_reply_ms=tuple(link.stats.late_reply_ms),
+        late_reply_ms=_without(tuple(link.stats.late_reply_ms), moot_late_ms),
         babbling_reads=link.stats.babbling_reads,
         baud=link.baud,
         duration_s=time.monotonic() - started,
     )
+
+
+def _without(values: tuple[float, ...], moot: list[float]) -> tuple[float, ...]:
+    left = list(values)
+    for value in moot:
+        left.remove(value)
+    return tuple(left)
+
+
+class _SlowFirstContact(Exception):
+    """A late reply during first contact: the first pass starts again at the full budget."""
 
 
 def _group_blocks(frame: Frame) -> tuple[PackAnalog, ...] | None:
@@ -555,17 +595,23 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
 
 
 def _address_result(
-    adr: int, status: tuple[AddressStatus, str], link: RequestLink
+    adr: int, status: tuple[AddressStatus, str], link: RequestLink, first_contact_silences: int
 ) -> AddressResult:
+    """The address's outcome and its link counters, less the first-contact probes.
+
+    A probe that timed out at the short first-contact budget says nothing
+    about the address (a slower BMS answers it at the full budget), so it
+    counts neither as a request nor as a timeout of the address.
+    """
     stats = link.stats.per_address.get(adr)
     if stats is None:
         return AddressResult(address=adr, status=status[0], detail=status[1])
     return AddressResult(
         address=adr,
         status=status[0],
-        requests=stats.requests,
+        requests=stats.requests - first_contact_silences,
         replies=stats.replies,
-        timeouts=stats.timeouts,
+        timeouts=stats.timeouts - first_contact_silences,
         corrupted=stats.corrupted,
         detail=status[1],
     )
