@@ -87,3 +87,27 @@ def test_ctrl_c_mid_scan_is_130_and_keeps_what_was_recorded(tmp_path: Path) -> N
     exchanges = read_rs485_capture(capture).exchanges
     assert exchanges and exchanges[0].reply is not None
     assert len(exchanges) < 35  # interrupted mid-scan: a whole 16-pack scan makes 35
+
+
+def test_the_console_script_ends_fast_but_whole(tmp_path: Path) -> None:
+    # run() skips the interpreter's teardown (os._exit): a large piped output
+    # must still arrive whole, the exit code must be the command's, and a
+    # thread still working must be waited for (the normal exit, then).
+    result = run_active_subprocess("scan", "--sim", "healthy-16", "--json", "--can-window", "1")
+    assert result.exit_code == 0, result.stderr
+    assert len(result.json()["packs"]) == 16
+
+    done = tmp_path / "done"
+    code = (
+        "import sys, threading, time\n"
+        "from active_cli.cli import run\n"
+        "def late():\n"
+        "    time.sleep(0.3)\n"
+        f"    open({str(done)!r}, 'w').write('ok')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.argv = ['active', 'check', 'parallel', '--voltages', '53.2', '51']\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1  # the check's FAIL, not 0 from a shortcut
+    assert done.read_text() == "ok"
