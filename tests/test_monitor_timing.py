@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from active_cli import discovery
 from active_cli.cli.monitor import Rs485Reader
+from active_cli.procedures.monitor_reads import MonitorReads
 from active_cli.cli.render_monitor import refresh_behind_text
 from active_cli.links.serial_link import LinkStats, wire_time_s
 from active_cli.monitoring import MonitorModel
@@ -118,7 +119,7 @@ def test_rs485_reads_do_not_hold_up_the_screen_tick() -> None:
     link.release.clear()
     model = MonitorModel(refresh_s=0.01)
     model.update_packs(known, 0.0)
-    with Rs485Reader(link, known, refresh_s=0.01) as reader:
+    with Rs485Reader(MonitorReads(link, known), refresh_s=0.01) as reader:
         time.sleep(0.05)  # the thread is now stuck in a read
         started = time.monotonic()
         reader.deliver(model)  # what the 1 Hz tick calls: it must not wait for the line
