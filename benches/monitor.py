@@ -92,9 +92,7 @@ class _Counters:
 
 def cycles(scenario: str | Path, *, group_reads: bool) -> list[Cycle]:
     """CYCLES timed cycles of one plan, on a fresh simulator, after one scan."""
-    site = SimulatedSite(
-        str(scenario), baud=BAUD, latency_ms=LATENCY_MS, pty=True, with_can=False
-    )
+    site = SimulatedSite(str(scenario), baud=BAUD, latency_ms=LATENCY_MS, pty=True, with_can=False)
     out: list[Cycle] = []
     with site, SerialLink.open(site.rs485_pty or "", baud=BAUD) as link:
         snapshot = discovery.scan_rs485(link, discovery.ScanOptions(group_reads=True))
