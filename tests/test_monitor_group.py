@@ -10,6 +10,7 @@ so it takes no real time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from active_cli import discovery
@@ -23,6 +24,7 @@ from active_cli.sim.clock import ManualClock
 from active_cli.sim.responder import Rs485Responder, analog_of
 from active_cli.sim.scenario import load_scenario, parse_scenario
 from active_cli.sim.stack import SimStack
+from tests.conftest import CliResult
 from tests.test_discovery import GROUP, TIMEOUT, FakeLink, fake
 
 A, AL = int(Command.ANALOG), int(Command.ALARM)
@@ -287,3 +289,48 @@ def test_per_address_ages_follow_each_packs_own_read() -> None:
         own = next(t for c, a, i, t in link.replies_at if c == A and a == address)
         assert abs(age - (now - own)) <= 0.5, address
     assert view.pack_ages_s[1] > 4.0 > 0.5 > view.pack_ages_s[16]
+
+
+def test_a_pace_stack_reads_the_same_values_by_either_plan() -> None:
+    pace = parse_scenario('packs = 3\n[rs485]\nprotocol = "pace"\n', source="t")
+    grouped, single = FakeLink(pace), FakeLink(pace)
+    read = MonitorReads(grouped, _scanned(grouped), master=1).read()
+    per_address = MonitorReads(single, _scanned(single), group_reads=False).read()
+    assert read.plan == GROUP_READ and len(read.packs) == 3
+    assert _values(read.packs) == _values(per_address.packs)
+    assert all(p.alarm_read and p.soh_pct is not None for p in read.packs)
+
+
+# ------------------------------------------------------------ the CLI, --once
+
+
+def test_once_json_reads_sixteen_packs_by_the_group_read(run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("monitor", "--sim", "healthy-16", "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    view = result.json()
+    assert len(view["packs"]) == 16 and view["missing_packs"] == []
+    assert view["rs485_plan"] == "group read" and view["why_per_address"] is None
+    assert all(age < 10 for age in view["pack_ages_s"].values())
+
+
+def test_once_json_a_stopped_pack_is_missing_by_the_group_read(
+    run_cli: Callable[..., CliResult],
+) -> None:
+    result = run_cli("monitor", "--sim", "stop-answering", "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    view = result.json()
+    assert view["rs485_plan"] == "group read"
+    assert view["missing_packs"] == [3] and view["packs_stale"] is True
+
+
+def test_once_json_a_refusing_master_is_read_per_address_and_said(
+    run_cli: Callable[..., CliResult],
+) -> None:
+    result = run_cli("monitor", "--sim", "no-group-read", "-a", "1-4", "--once", "--json")
+    assert result.exit_code == 0, result.stderr
+    view = result.json()
+    assert [p["address"] for p in view["packs"]] == [1, 2, 3, 4]
+    assert view["missing_packs"] == [] and view["rs485_plan"] == "per address"
+    assert view["why_per_address"] == "the master refused the group read (RTN 90)"
+    screen = run_cli("monitor", "--sim", "no-group-read", "-a", "1-4", "--once")
+    assert "RS485 per address: the master refused the group read (RTN 90)" in screen.stdout
