@@ -10,8 +10,10 @@ so it takes no real time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from active_cli import discovery
 from active_cli.cli.render_monitor import refresh_behind_text
@@ -334,3 +336,24 @@ def test_once_json_a_refusing_master_is_read_per_address_and_said(
     assert view["why_per_address"] == "the master refused the group read (RTN 90)"
     screen = run_cli("monitor", "--sim", "no-group-read", "-a", "1-4", "--once")
     assert "RS485 per address: the master refused the group read (RTN 90)" in screen.stdout
+
+
+def test_the_documented_exchange_sizes_are_the_simulators() -> None:
+    """docs/monitor-and-logs.md's byte table, measured on the simulator (16 packs)."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "monitor-and-logs.md"
+    rows = dict(re.findall(r"^\| (0x[^|]+?) \| (\d+ \+ \d+) \|", docs.read_text(), re.M))
+    bms = Rs485Responder(SimStack.from_scenario(load_scenario("healthy-16")))
+
+    def sizes(command: Command, adr: int, info: bytes | None = None) -> str:
+        request = rs.build_request(command, adr, info=info)
+        reply = bms(request)
+        assert reply is not None
+        return f"{len(request)} + {len(reply)}"
+
+    assert rows == {
+        "0x42 of one pack": sizes(Command.ANALOG, 5),
+        "0x44 of one pack": sizes(Command.ALARM, 5),
+        "0x42 with INFO FF, 16 packs": sizes(Command.ANALOG, 1, GROUP),
+        "0x44 with INFO FF, 16 packs": sizes(Command.ALARM, 1, GROUP),
+        "0x4F (protocol version) of one pack": sizes(Command.PROTOCOL_VERSION, 5),
+    }

@@ -1,9 +1,11 @@
 """``active monitor``: watch the stack live.
 
-RS485 is re-read on a thread of its own (`Rs485Reader`): 16 packs at 9600 baud
-take seconds, and the CAN panel and the inverter's heartbeat (1 Hz data) must
-not wait for them. The screen is redrawn every second, or every `--refresh`
-when that is shorter.
+RS485 is re-read on a thread of its own (`Rs485Reader`, one
+`procedures.monitor_reads` cycle per refresh: the master's group read, each
+pack proved at its own address): 16 packs at 9600 baud take seconds, and the
+CAN panel and the inverter's heartbeat (1 Hz data) must not wait for them. The
+screen is redrawn every second (`tick`), or every `--refresh` when that is
+shorter.
 """
 
 from __future__ import annotations
