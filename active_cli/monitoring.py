@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from active_cli import spec
 from active_cli.model import CanStackState, PackReading
@@ -34,8 +35,9 @@ SOC_SOH_ID = 0x355
 MEASUREMENTS_ID = 0x356
 
 # How an RS485 cycle read the packs (`MonitorView.rs485_plan`).
-GROUP_READ = "group read"  # the master's group read, each pack proved at its own address
-PER_ADDRESS = "per address"  # each pack's own 0x42 and 0x44
+Rs485Plan = Literal["group read", "per address"]
+GROUP_READ: Final = "group read"  # the master's group read, each pack proved at its own address
+PER_ADDRESS: Final = "per address"  # each pack's own 0x42 and 0x44
 
 
 @dataclass
@@ -86,7 +88,7 @@ class MonitorView:
     rs485_baud: int | None = None
     # How the last cycle read the packs ("group read": the master's, each pack
     # proved by its own reply; "per address"), and why not by the group read.
-    rs485_plan: str | None = None
+    rs485_plan: Rs485Plan | None = None
     why_per_address: str | None = None
 
     @property
@@ -123,7 +125,7 @@ class MonitorModel:
     refresh_s: float | None = None  # the refresh asked for
     rs485_baud: int | None = None
     rs485_cycle_s: float | None = None  # how long the last read of all packs took
-    rs485_plan: str | None = None
+    rs485_plan: Rs485Plan | None = None
     why_per_address: str | None = None
     _packs: dict[int, _Tracked] = field(default_factory=dict)
     _can: CanStackState | None = None
@@ -147,7 +149,7 @@ class MonitorModel:
         *,
         read_at: Mapping[int, float] | None = None,
         took_s: float | None = None,
-        plan: str | None = None,
+        plan: Rs485Plan | None = None,
         why_per_address: str | None = None,
     ) -> None:
         """One RS485 read (the scan, then each refresh): `packs` are those that answered.

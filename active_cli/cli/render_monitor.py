@@ -21,6 +21,7 @@ from rich.text import Text
 from active_cli.cli.output import stderr, stdout
 from active_cli.model import PackReading
 from active_cli.monitoring import PER_ADDRESS, MonitorModel, MonitorView, out_of_range
+from active_cli.sanitize import printable
 
 RED = "bold red"
 YELLOW = "yellow"
@@ -158,7 +159,8 @@ def _rs485_lines(
         lines.append(Text(refresh_behind_text(view), style=YELLOW))
     if view.why_per_address and view.rs485_plan == PER_ADDRESS:
         # Not an error (every pack is still read), but the reason the refresh is slow.
-        lines.append(Text(f"RS485 per address: {view.why_per_address}", style=YELLOW))
+        why = printable(view.why_per_address)  # it may quote what came off the line
+        lines.append(Text(f"RS485 per address: {why}", style=YELLOW))
     return lines
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from active_cli.discovery import RequestLink, refresh_packs_timed
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import PackReading
-from active_cli.monitoring import GROUP_READ, PER_ADDRESS
+from active_cli.monitoring import GROUP_READ, PER_ADDRESS, Rs485Plan
 from active_cli.protocols import pylon_rs485
 from active_cli.protocols.pylon_rs485 import (
     AlarmResponse,
@@ -71,7 +71,7 @@ class Rs485Read:
     read_at: dict[int, float]
     at: float  # when the read ended
     took_s: float
-    plan: str = PER_ADDRESS
+    plan: Rs485Plan = PER_ADDRESS
     why_per_address: str | None = None
 
 
