@@ -10,13 +10,16 @@ so it takes no real time.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+
 from active_cli import discovery
-from active_cli.cli.render_monitor import refresh_behind_text
+from active_cli.cli.render_monitor import refresh_behind_text, screen
 from active_cli.links.serial_link import LinkStats, wire_time_s
 from active_cli.monitoring import GROUP_READ, PER_ADDRESS, MonitorModel
 from active_cli.procedures.monitor_reads import GROUP_RETRY_CYCLES, MonitorReads
@@ -270,6 +273,13 @@ def test_each_pack_age_is_within_half_a_second_of_when_its_values_were_read() ->
     assert len(view.pack_ages_s) == 16 and view.missing_packs == ()
     for address, age in view.pack_ages_s.items():
         assert abs(age - (now - group_end)) <= 0.5, address
+    # And what the screen prints in each row's "read" column.
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(screen(view))
+    shown = dict(re.findall(r"^(\d+) .* (\d+\.\d)s\s*$", console.export_text(), re.M))
+    assert len(shown) == 16
+    for address, text in shown.items():
+        assert abs(float(text) - (now - group_end)) <= 0.5, address
     # The cycle spans seconds (the last 0x44 ends ~2 s after the group reply):
     # stamping the packs with its end would show them ~2 s too young.
     assert read.at - group_end > 1.5
