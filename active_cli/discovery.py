@@ -3,7 +3,9 @@
 RS485 (`scan_rs485`): poll each address of the range in turn. The first
 address that answers is taken as the master; a whole-group alarm read there
 (0x44 with INFO FF) tells how many packs the master sees, and when every pack
-it reports has answered, the rest of the range is not polled (the slaves are
+it reports has answered, the rest of the range is not polled (a count of one
+never stops it: a master that answers the group read with its own block only
+says the same as a lone pack; the slaves are
 reached through the master's BMS link, so a pack the master does not see
 cannot answer either; `ScanOptions(stop_at_group_count=False)` polls them
 anyway). An address is
@@ -243,9 +245,7 @@ def scan_rs485(
         if master is None:
             master = adr
             group_alarm = _group_alarm(link, adr, options.ver)
-            group_count = None if group_alarm is None else len(group_alarm.packs)
-            if group_count is None and len(group_analog) > 1:
-                group_count = len(group_analog)
+            group_count = _group_count(group_alarm, group_analog)
 
     def poll_member(adr: int) -> None:
         # The group read holds this pack's values: its serial is the probe.
@@ -290,6 +290,7 @@ def scan_rs485(
             if (
                 options.stop_at_group_count
                 and group_count is not None
+                and group_count > 1
                 and read() >= group_count
                 and index + 1 < len(options.addresses)
             ):
@@ -367,6 +368,20 @@ def scan_rs485(
         baud=link.baud,
         duration_s=time.monotonic() - started,
     )
+
+
+def _group_count(alarm: AlarmResponse | None, analog: tuple[PackAnalog, ...]) -> int | None:
+    """How many packs the master sees: its group replies' blocks, the larger count.
+
+    A master may answer a group read with its own block only (as some do for
+    0x44 while answering 0x42 for all): the larger count is the one that does
+    not stop the scan short. A count of 1 is kept as said but never stops
+    polling (module doc): it is what a lone pack and such a master both say.
+    """
+    counts = [len(analog)] if len(analog) > 1 else []
+    if alarm is not None:
+        counts.append(len(alarm.packs))
+    return max(counts) if counts else None
 
 
 def _without(values: tuple[float, ...], moot: list[float]) -> tuple[float, ...]:
