@@ -53,7 +53,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
 
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import (
@@ -572,15 +572,27 @@ def _read_alarm(link: RequestLink, pack: _PackParts, ver: int) -> PackAlarm | No
     return None
 
 
-def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
-    analog = pack.analog
-    assert analog is not None  # _place_group_analog gave every pack its values
+class PackValues(TypedDict):
+    """What one cycle's 0x42 and 0x44 say of a pack, as `PackReading` fields."""
+
+    cell_voltages_v: tuple[float, ...]
+    temperatures_c: tuple[float, ...]
+    current_a: float
+    voltage_v: float
+    remaining_ah: float
+    full_ah: float
+    cycles: int
+    soh_pct: float | None
+    alarms: tuple[str, ...]
+    protections: tuple[str, ...]
+    status: tuple[str, ...]
+    alarm_read: bool
+
+
+def pack_values(analog: PackAnalog, alarm: PackAlarm | None) -> PackValues:
+    """A pack's analog values and alarms as the reading shows them (scan and monitor)."""
     design_ah = analog.design_ah
-    stats = link.stats.per_address.get(pack.address)
-    alarm = pack.alarm
-    return PackReading(
-        address=pack.address,
-        protocol_variant=pack.variant.value,
+    return PackValues(
         cell_voltages_v=analog.cell_voltages_v,
         temperatures_c=analog.temperatures_c,
         current_a=analog.current_a,
@@ -588,10 +600,6 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
         remaining_ah=analog.remaining_ah,
         full_ah=analog.full_ah,
         cycles=analog.cycles,
-        serial=pack.serial,
-        device_name=pack.device_name,
-        manufacturer=pack.manufacturer,
-        firmware=pack.firmware,
         # 0x42 carries no SOH. PACE (P = 3) sends a design capacity, so its full
         # capacity against that is one; Pylontech (P = 2/4) sends none, and
         # the rated 314 Ah would be a guess about a pack that may not be one.
@@ -604,6 +612,21 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
         protections=() if alarm is None else alarm.protections,
         status=() if alarm is None else alarm.status_flags,
         alarm_read=alarm is not None,
+    )
+
+
+def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
+    analog = pack.analog
+    assert analog is not None  # _place_group_analog gave every pack its values
+    stats = link.stats.per_address.get(pack.address)
+    return PackReading(
+        address=pack.address,
+        protocol_variant=pack.variant.value,
+        serial=pack.serial,
+        device_name=pack.device_name,
+        manufacturer=pack.manufacturer,
+        firmware=pack.firmware,
+        **pack_values(analog, pack.alarm),
         read_errors=0 if stats is None else stats.timeouts + stats.corrupted,
         failed_reads=tuple(pack.failed_reads),
     )

@@ -138,7 +138,7 @@ def test_a_master_answering_the_group_read_with_its_own_block_only_does_not_hide
     # Its 0x44 FF (and 0x42 FF) hold one block: a count of 1, which a lone
     # pack says too. Before the fix the scan stopped after the master and
     # reported one pack of four.
-    text = "packs = 4\n[faults]\ngroup_read = \"own-values\"\n"
+    text = 'packs = 4\n[faults]\ngroup_read = "own-values"\n'
     for options in (GROUPED, ScanOptions()):
         snapshot = scan_rs485(FakeLink(parse_scenario(text, source="t")), options)
         assert [p.address for p in snapshot.packs] == [1, 2, 3, 4], options

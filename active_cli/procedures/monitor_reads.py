@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from active_cli.discovery import RequestLink, refresh_packs_timed
+from active_cli.discovery import RequestLink, pack_values, refresh_packs_timed
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import PackReading
 from active_cli.monitoring import GROUP_READ, PER_ADDRESS, Rs485Plan
@@ -209,27 +209,10 @@ def _with_values(
     previous: PackReading, analog: PackAnalog, alarm: PackAlarm | None, link: RequestLink
 ) -> PackReading:
     """The scan's reading of a pack with this cycle's values and alarms."""
-    design_ah = analog.design_ah
     stats = link.stats.per_address.get(previous.address)
     return dataclasses.replace(
         previous,
-        cell_voltages_v=analog.cell_voltages_v,
-        temperatures_c=analog.temperatures_c,
-        current_a=analog.current_a,
-        voltage_v=analog.voltage_v,
-        remaining_ah=analog.remaining_ah,
-        full_ah=analog.full_ah,
-        cycles=analog.cycles,
-        # As the scan computes it: only PACE sends a design capacity to judge by.
-        soh_pct=(
-            round(min(100.0, 100.0 * analog.full_ah / design_ah), 1)
-            if design_ah is not None and design_ah > 0
-            else None
-        ),
-        alarms=() if alarm is None else (*alarm.alarms, *alarm.faults, *alarm.unknown_bits),
-        protections=() if alarm is None else alarm.protections,
-        status=() if alarm is None else alarm.status_flags,
-        alarm_read=alarm is not None,
+        **pack_values(analog, alarm),
         read_errors=0 if stats is None else stats.timeouts + stats.corrupted,
         failed_reads=(),
     )
