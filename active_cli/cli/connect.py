@@ -108,6 +108,8 @@ REPLAY_OPTION = typer.Option(
 
 def capture_files(files: list[Path] | None, option: str) -> CaptureFiles:
     """Split ``--record``/``--replay`` files: ``.rs485`` is RS485, anything else CAN."""
+    if not files:
+        return CaptureFiles()  # the usual case: no log module to load before the first request
     from active_cli.errors import UsageError
     from active_cli.logs.rs485_log import RS485_LOG_SUFFIX
 
