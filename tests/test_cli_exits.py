@@ -111,3 +111,11 @@ def test_the_console_script_ends_fast_but_whole(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 1  # the check's FAIL, not 0 from a shortcut
     assert done.read_text() == "ok"
+
+
+def test_debug_shows_the_raw_frames_and_plain_runs_do_not() -> None:
+    # serial_link logs TX/RX only once logging is imported (--debug does).
+    debug = run_active_subprocess("--debug", "scan", "--sim", "healthy-1", "--can-window", "0.5")
+    assert " TX " in debug.stderr and " RX " in debug.stderr
+    plain = run_active_subprocess("scan", "--sim", "healthy-1", "--can-window", "0.5")
+    assert " TX " not in plain.stderr and "1 pack(s) answered" in plain.stdout

@@ -105,11 +105,15 @@ def _root(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    import logging  # here, not at the top: `active --help` never needs it
+    if not debug:
+        # Warnings of the libraries still reach stderr (logging's last-resort
+        # handler); importing logging to configure what is the default would
+        # cost a scan's first request 5-10 ms.
+        return
+    import logging
 
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        level=logging.DEBUG, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
 
 
