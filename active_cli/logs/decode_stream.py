@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import fnmatch
 import functools
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,15 +34,29 @@ from typing import Any, Literal, TextIO
 
 from active_cli.errors import DataFileError, DecodeError, UsageError
 from active_cli.logs.can_reader import (
+    READ_ERRORS,
     CanFrame,
     CanLogReader,
+    line_tokens,
     normal_channel,
     parse_candump_frame,
     parse_frame_text,
+    read_error,
+)
+from active_cli.logs.can_text import (
+    DECODED,
+    ERROR,
+    SKIPPED,
+    UNKNOWN,
+    CanText,
+    SignalPattern,
+    around_stamp,
+    csv_field,
+    json_number,
+    json_text,
 )
 from active_cli.logs.fast_decode import DEFAULT_CACHE_SIZE, FastDecoder
 from active_cli.logs.rs485_log import RS485_LOG_SUFFIX, Rs485LogReader, Rs485Record
-from active_cli.sanitize import printable
 
 OutputFormat = Literal["csv", "jsonl"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "jsonl")
@@ -54,8 +66,6 @@ CSV_HEADER = "timestamp,source,id,message,signal,value,unit,error\n"
 # enough to cost nothing.
 PROGRESS_EVERY = 1 << 15
 
-# Kinds of rendered frame; the first two are written.
-_DECODED, _ERROR, _UNKNOWN, _SKIPPED = 0, 1, 2, 3
 _MAX_SOURCES = 256  # channel texts remembered; more is not a real capture
 
 
@@ -89,6 +99,7 @@ class DecodeSummary:
     cache_hits: int = 0
     unknown_ids: list[str] = field(default_factory=list)  # the first few, for the summary
     too_long_lines: int = 0  # skipped: longer than logs.lines.MAX_LINE_CHARS
+    interrupted: bool = False  # stopped early by `stop` (Ctrl-C): the output holds whole lines
 
 
 Progress = Callable[[int], None]
@@ -104,9 +115,12 @@ def decode_log(
     options: DecodeOptions = DecodeOptions(),
     *,
     progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> DecodeSummary:
     """Decode the capture at `path` to `out`; the bus is told by the suffix
-    (``.rs485`` or a CAN log suffix). `progress(bytes_read)` is called now and then."""
+    (``.rs485`` or a CAN log suffix). `progress(bytes_read)` is called now and then;
+    when `stop()` turns true (asked between blocks) the decode ends early with
+    whole lines written and ``summary.interrupted`` set."""
     if bus_of(path) == "rs485":
         with Rs485LogReader(path) as rs485:
             summary = decode_rs485_records(
@@ -117,10 +131,12 @@ def decode_log(
     with CanLogReader(path) as reader:
         decoder = CanStreamDecoder(options)
         if reader.fast:
-            summary = decoder.decode_candump(reader, out, progress=progress, path=str(path))
+            summary = decoder.decode_candump(
+                reader, out, progress=progress, path=str(path), stop=stop
+            )
         else:
             summary = decoder.decode_frames(
-                reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY)
+                reader, out, progress=_every(progress, reader.position, PROGRESS_EVERY), stop=stop
             )
         summary.too_long_lines = reader.lines.too_long
         return summary
@@ -143,19 +159,6 @@ def _every(progress: Progress | None, position: Callable[[], int], n: int) -> Ca
 # --- CSV / JSON text ---------------------------------------------------------------
 
 
-def csv_field(text: str) -> str:
-    """RFC 4180 quoting, only where needed, of text made `printable` first.
-
-    Strings in a CSV come from the bus or the file (the 0x35E name, a channel,
-    a frame in an error): an ESC in them would act on the terminal that shows
-    the CSV (``less``, ``cat``, a spreadsheet's preview), so it reads ``\x1b``.
-    """
-    text = printable(text)
-    if any(c in text for c in ',"') or text != text.strip():
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def _value_text(value: object) -> str:
     if value is None:
         return ""
@@ -166,162 +169,53 @@ def _value_text(value: object) -> str:
     return csv_field(str(value))
 
 
-def _json_number(stamp: str) -> str:
-    # candump -L pads seconds to 10 digits ("%010lu"), so a log of relative
-    # times reads "0000000001.000000": fine in CSV, not a JSON number.
-    if stamp[:1] == "0" and stamp[1:2] not in ("", "."):
-        return f"{float(stamp):.6f}"
-    return stamp
-
-
-def _json(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    if text.isprintable():
-        return text
-    # json.dumps escapes C0 controls only: DEL, C1 (0x9B is an 8-bit CSI) and
-    # bidi overrides would reach a terminal raw. A \u escape keeps the exact
-    # value for any JSON reader.
-    return "".join(c if c.isprintable() else json.dumps(c, ensure_ascii=True)[1:-1] for c in text)
-
-
-class _Pattern:
-    """Case-insensitive globs on a name or a qualified name."""
-
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = tuple(p.lower() for p in patterns)
-
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
-    def matches(self, *names: str) -> bool:
-        return any(fnmatch.fnmatchcase(name.lower(), p) for p in self.patterns for name in names)
-
-
 # --- CAN ---------------------------------------------------------------------------
 
 
 class CanStreamDecoder:
-    """Renders CAN frames to CSV/JSONL text, caching the text of repeated payloads."""
+    """Renders CAN frames to CSV/JSONL text, a block of lines or frames at a time.
+
+    A candump line whose channel and frame were seen before costs one
+    dictionary look-up and one ``join``: the text of a decoded frame, with
+    its source folded in, is cached by the line's text after the timestamp
+    (``can0 356#7A13F2FE6B01``), bounded by ``cache_size``. Each block's
+    text is written in one ``write``, and a block cut short (a damaged line,
+    a read error) still writes the whole lines before the fault.
+    """
 
     def __init__(self, options: DecodeOptions = DecodeOptions()) -> None:
+        if options.output_format not in OUTPUT_FORMATS:
+            raise UsageError(f"unknown output format {options.output_format!r}: csv or jsonl")
         self.options = options
         self.decoder = FastDecoder(cache_size=0)  # the rendered text is cached instead
         self._csv = options.output_format == "csv"
-        if options.output_format not in OUTPUT_FORMATS:
-            raise UsageError(f"unknown output format {options.output_format!r}: csv or jsonl")
-        db = self.decoder.database
-        pattern = _Pattern(options.signals)
-        # id -> the signal names to write (None = all); computed once, so the
-        # filters cost nothing per frame.
-        self._selected: dict[int, frozenset[str] | None] = {}
-        for message in db.messages:
-            if options.ids and message.frame_id not in options.ids:
-                continue
-            if pattern:
-                names = frozenset(
-                    s.name
-                    for s in message.signals
-                    if pattern.matches(s.name, f"{message.name}.{s.name}")
-                )
-                if names:
-                    self._selected[message.frame_id] = names
-            else:
-                self._selected[message.frame_id] = None
-        if pattern and not self._selected:
-            raise UsageError(
-                f"--signal {' '.join(options.signals)} matches no signal"
-                + (" of the ids given" if options.ids else " in the DBC"),
-                hint="signal names are the DBC's, e.g. Voltage, BMS_Limits.ChargeVoltageLimit, "
-                "'Alarm*' (see `cantools dump` of dbc/pylon_lv.dbc)",
-            )
-        self._messages = {m.frame_id: m for m in db.messages}
-        self._rows: dict[int, dict[str, tuple[str, str]]] = {}
+        self.text = CanText(self.decoder, csv=self._csv, ids=options.ids, signals=options.signals)
         self._sources: dict[str, tuple[str, str]] = {}
         size = options.cache_size if options.cache_size > 0 else 0
+        self._cache_size = size
         self.render_text = functools.lru_cache(maxsize=size)(self._render_text)
-        self.render = functools.lru_cache(maxsize=size)(self._render)
-        self.unknown_ids: list[str] = []
-        self.last_error: str | None = None
+        self.render = functools.lru_cache(maxsize=size)(self.text.render)
 
-    # -- rendering one frame (cached) ----------------------------------------------
+    @property
+    def unknown_ids(self) -> list[str]:
+        return self.text.unknown_ids
+
+    @property
+    def last_error(self) -> str | None:
+        return self.text.last_error
 
     def _render_text(self, frame_text: str) -> tuple[int, tuple[str, ...]]:
         parsed = parse_frame_text(frame_text)
         if parsed is None:  # remote, FD, error frame...: python-can's reading
             frame = parse_candump_frame("0", "0", frame_text)
-            return self._render(
+            return self.text.render(
                 frame.arbitration_id,
                 frame.data,
                 frame.is_extended_id,
                 frame.is_remote_frame or frame.is_error_frame,
             )
         can_id, data, extended = parsed
-        return self._render(can_id, data, extended, False)
-
-    def _render(
-        self, can_id: int, data: bytes, extended: bool, not_data: bool
-    ) -> tuple[int, tuple[str, ...]]:
-        # Remote and error frames carry no signals. Pylon LV uses 11-bit ids
-        # only: an extended id is another device. (A CAN FD frame is decoded
-        # like any other; pylon_can refuses more than 8 bytes.)
-        if not_data or (self.options.ids and can_id not in self.options.ids):
-            return _SKIPPED, ()
-        if extended or can_id not in self._messages:
-            if len(self.unknown_ids) < 8:
-                label = f"0x{can_id:08X}" if extended else f"0x{can_id:03X}"
-                if label not in self.unknown_ids:
-                    self.unknown_ids.append(label)
-            return _UNKNOWN, ()
-        if can_id not in self._selected:
-            return _SKIPPED, ()
-        selected = self._selected[can_id]
-        id_text = f"0x{can_id:03X}"
-        name = self._messages[can_id].name
-        try:
-            signals: Mapping[str, Any] = self.decoder.signals(can_id, data)
-        except DecodeError as e:
-            self.last_error = e.reason
-            return _ERROR, self._error_parts(id_text, name, data, e.reason)
-        if selected is not None:
-            signals = {k: v for k, v in signals.items() if k in selected}
-            if not signals:  # a short frame without the chosen signals
-                return _SKIPPED, ()
-        if self._csv:
-            rows = self._rows.get(can_id)
-            if rows is None:
-                rows = self._rows[can_id] = self._row_templates(can_id)
-            return _DECODED, (
-                "",
-                *[
-                    f"{rows[k][0]}{v!r}{rows[k][1]}"
-                    if type(v) is not str
-                    else f"{rows[k][0]}{csv_field(v)}{rows[k][1]}"
-                    for k, v in signals.items()
-                ],
-            )
-        body = (
-            f'"id":"{id_text}","message":{_json(name)},"data":"{data.hex().upper()}",'
-            f'"signals":{_json(dict(signals))}}}\n'
-        )
-        return _DECODED, ("", body)
-
-    def _row_templates(self, can_id: int) -> dict[str, tuple[str, str]]:
-        """Per signal, the CSV text before and after its value (names and units are fixed)."""
-        message = self._messages[can_id]
-        head = f"0x{can_id:03X},{csv_field(message.name)},"
-        return {
-            s.name: (f"{head}{csv_field(s.name)},", f",{csv_field(s.unit or '')},\n")
-            for s in message.signals
-        }
-
-    def _error_parts(self, id_text: str, name: str, data: bytes, reason: str) -> tuple[str, ...]:
-        if self._csv:
-            return ("", f"{id_text},{csv_field(name)},,,,{csv_field(reason)}\n")
-        return (
-            "",
-            f'"id":"{id_text}","message":{_json(name)},"data":"{data.hex().upper()}",'
-            f'"signals":{{}},"error":{_json(reason)}}}\n',
-        )
+        return self.text.render(can_id, data, extended, False)
 
     def _source(self, channel: str) -> tuple[str, str]:
         """(text before the timestamp, text after it) for a channel."""
@@ -332,7 +226,7 @@ class CanStreamDecoder:
         if self._csv:
             pair = ("", f",{csv_field(name)},")
         else:
-            pair = ('{"timestamp":', f',"source":{_json(name)},')
+            pair = ('{"timestamp":', f',"source":{json_text(name)},')
         if len(self._sources) < _MAX_SOURCES:
             self._sources[channel] = pair
         return pair
@@ -350,31 +244,164 @@ class CanStreamDecoder:
         *,
         progress: Progress | None = None,
         path: str = "<candump>",
+        stop: Callable[[], bool] | None = None,
     ) -> DecodeSummary:
-        """The hot loop: candump text tokens -> cached text -> out."""
+        """The hot loop: candump lines, a block at a time -> cached text -> out."""
         self.start(out)
-        counts = [0, 0, 0, 0]
-        render = self.render_text
-        source = self._source
-        sources = self._sources
+        counts = [0, 0, 0, 0]  # of the frames that took the slow path
+        cache = _TextCache(self._cache_size)
+        state = _LineState()
         write = out.write
-        csv_out = self._csv
-        for n, (stamp, channel, frame_text) in enumerate(reader.tokens(), 1):
+        blocks = reader.line_blocks()
+        interrupted = False
+        try:
+            for lines in blocks:
+                pieces: list[str] = []
+                try:
+                    if not self._fast_block(lines, pieces, cache, counts, state, path):
+                        self._careful_block(lines, pieces, cache, counts, state, path)
+                finally:
+                    if pieces:
+                        write("".join(pieces))
+                if progress is not None:
+                    progress(reader.position())
+                if stop is not None and stop():
+                    interrupted = True
+                    break
+        except READ_ERRORS as e:
+            frames = state.number - state.blanks
+            raise read_error(path, e, state.number + 1, frames) from e
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+        frames = state.number - state.blanks
+        counts[DECODED] = frames - counts[ERROR] - counts[UNKNOWN] - counts[SKIPPED]
+        summary = self._summary(counts, self.render_text)
+        summary.interrupted = interrupted
+        return summary
+
+    def _fast_block(
+        self,
+        lines: list[str],
+        pieces: list[str],
+        cache: _TextCache,
+        counts: list[int],
+        state: _LineState,
+        path: str,
+    ) -> bool:
+        """A block whose cached lines have plain timestamps: their text is one
+        look-up and one join each, the timestamps checked together afterwards
+        (`_plain_stamps`). False, with nothing done, when a timestamp is not
+        plain: the block is then read line by line (`_careful_block`)."""
+        cache_get = cache.young.get
+        append = pieces.append
+        heads: list[str] = []
+        keep = heads.append
+        misses: list[int] = []
+        try:
+            for line in lines:
+                head, _, tail = line.partition(" ")
+                entry = cache_get(tail)
+                if entry is None:
+                    misses.append(len(pieces))
+                    append("")  # filled in below, in order
+                else:
+                    keep(head)
+                    append(head[1:-1].join(entry))
+            if heads and not _plain_stamps(heads, zero_ok=self._csv):
+                pieces.clear()
+                return False
+        except BaseException:  # Ctrl-C before the timestamps were checked
+            pieces.clear()
+            raise
+        base = state.number
+        for k in misses:
+            state.number = base + k + 1
             try:
-                kind, parts = render(frame_text)
-            except ValueError as e:
-                raise DataFileError(
-                    path, f"frame {n}: bad candump frame {frame_text!r}: {e}"
-                ) from e
-            counts[kind] += 1
-            if kind <= _ERROR:
-                head, mid = sources.get(channel) or source(channel)
-                if not csv_out:
-                    stamp = _json_number(stamp)
-                write((head + stamp + mid).join(parts))
-            if progress is not None and not n % PROGRESS_EVERY:
-                progress(reader.position())
-        return self._summary(counts, self.render_text)
+                pieces[k] = self._slow_line(lines[k], state, counts, cache, path)
+            except BaseException:
+                del pieces[k:]  # the lines before the fault are written
+                raise
+        state.number = base + len(lines)
+        return True
+
+    def _careful_block(
+        self,
+        lines: list[str],
+        pieces: list[str],
+        cache: _TextCache,
+        counts: list[int],
+        state: _LineState,
+        path: str,
+    ) -> None:
+        """Each line's timestamp checked as it comes (odd or relative timestamps)."""
+        append = pieces.append
+        zero = "" if self._csv else "0"  # never equal to a character in CSV mode
+        for line in lines:
+            state.number += 1
+            head, _, tail = line.partition(" ")
+            entry = cache.young.get(tail)
+            # A printable head has no whitespace (tests/test_decode_blocks.py):
+            # the line splits as "HEAD CHANNEL FRAME".
+            if entry is not None and head.isprintable():
+                stamp = head[1:-1]
+                try:
+                    float(stamp)  # what line_tokens checks
+                except ValueError:
+                    pass  # the slow path raises its error
+                else:
+                    if stamp[0] == zero:
+                        stamp = json_number(stamp)
+                    append(stamp.join(entry))
+                    continue
+            append(self._slow_line(line, state, counts, cache, path))
+
+    def _slow_line(
+        self,
+        line: str,
+        state: _LineState,
+        counts: list[int],
+        cache: _TextCache,
+        path: str,
+    ) -> str:
+        """One line by the per-line tokenizer and renderer, line ``state.number``;
+        its text ("" when not written). A decoded frame goes into `cache`."""
+        head, _, tail = line.partition(" ")
+        entry = cache.old.get(tail)  # cached before the young generation began
+        if entry is not None and head.isprintable():
+            stamp = head[1:-1]
+            try:
+                float(stamp)
+            except ValueError:
+                pass
+            else:
+                cache.put(tail, entry)
+                return (stamp if self._csv else json_number(stamp)).join(entry)
+        tokens = line_tokens(line, state.number, path)
+        if tokens is None:
+            state.blanks += 1
+            return ""
+        stamp, channel, frame_text = tokens
+        try:
+            kind, parts = self.render_text(frame_text)
+        except ValueError as e:
+            frame = state.number - state.blanks
+            raise DataFileError(
+                path, f"frame {frame}: bad candump frame {frame_text!r}: {e}"
+            ) from e
+        counts[kind] += 1
+        if kind > ERROR:
+            return ""
+        before, mid = self._sources.get(channel) or self._source(channel)
+        # Keyed by the text after the first space when that is exactly
+        # "CHANNEL FRAME": a line with that tail and a plain timestamp splits
+        # into the same tokens.
+        if kind == DECODED and self._cache_size and tail == f"{channel} {frame_text}":
+            cache.put(tail, around_stamp(parts, before, mid))
+        if not self._csv:
+            stamp = json_number(stamp)
+        return (before + stamp + mid).join(parts)
 
     def decode_frames(
         self,
@@ -382,40 +409,106 @@ class CanStreamDecoder:
         out: TextIO,
         *,
         progress: Callable[[], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> DecodeSummary:
-        """Any frames (from python-can's readers, or a live bus) -> out."""
+        """Any frames (from python-can's readers, or a live bus) -> out, written
+        `FRAMES_PER_WRITE` frames at a time."""
         self.start(out)
         counts = [0, 0, 0, 0]
         render = self.render
-        write = out.write
-        for frame in frames:
-            kind, parts = render(
-                frame.arbitration_id,
-                frame.data,
-                frame.is_extended_id,
-                frame.is_remote_frame or frame.is_error_frame,
-            )
-            counts[kind] += 1
-            if kind <= _ERROR:
-                head, mid = self._source(frame.channel)
-                write((head + f"{frame.timestamp:.6f}" + mid).join(parts))
-            if progress is not None:
-                progress()
-        return self._summary(counts, self.render)
+        pieces: list[str] = []
+        interrupted = False
+        try:
+            for frame in frames:
+                kind, parts = render(
+                    frame.arbitration_id,
+                    frame.data,
+                    frame.is_extended_id,
+                    frame.is_remote_frame or frame.is_error_frame,
+                )
+                counts[kind] += 1
+                if kind <= ERROR:
+                    head, mid = self._source(frame.channel)
+                    pieces.append((head + f"{frame.timestamp:.6f}" + mid).join(parts))
+                if progress is not None:
+                    progress()
+                if len(pieces) >= FRAMES_PER_WRITE:
+                    out.write("".join(pieces))
+                    pieces = []
+                    if stop is not None and stop():
+                        interrupted = True
+                        break
+        finally:
+            if pieces:
+                out.write("".join(pieces))
+        summary = self._summary(counts, self.render)
+        summary.interrupted = interrupted
+        return summary
 
     def _summary(self, counts: list[int], cache: Any) -> DecodeSummary:
         info = cache.cache_info()
         return DecodeSummary(
             bus="can",
             frames=sum(counts),
-            decoded=counts[_DECODED],
-            errors=counts[_ERROR],
-            unknown=counts[_UNKNOWN],
-            skipped=counts[_SKIPPED],
+            decoded=counts[DECODED],
+            errors=counts[ERROR],
+            unknown=counts[UNKNOWN],
+            skipped=counts[SKIPPED],
             last_error=self.last_error,
             cache_hits=info.hits,
             unknown_ids=list(self.unknown_ids),
         )
+
+
+FRAMES_PER_WRITE = 1024
+
+
+@dataclass
+class _TextCache:
+    """Text after the timestamp -> pieces, in two generations (a cheap LRU).
+
+    Look-ups go to `young`; a miss there that `old` holds moves the entry to
+    `young`. When `young` is full it becomes `old` and the previous `old` is
+    dropped, so what is used keeps being carried forward and memory stays
+    at most twice `size` entries, whatever the file's length.
+    """
+
+    size: int
+    young: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    old: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def put(self, tail: str, entry: tuple[str, ...]) -> None:
+        if len(self.young) >= self.size:
+            self.old = self.young
+            self.young = {}
+        self.young[tail] = entry
+
+
+@dataclass
+class _LineState:
+    """Where the candump loop is: lines consumed, and how many were blank."""
+
+    number: int = 0
+    blanks: int = 0
+
+
+_DIGITS = b"0123456789"
+
+
+def _plain_stamps(heads: list[str], *, zero_ok: bool) -> bool:
+    """True when every head is ``(DIGITS.DIGITS)`` (either side may be empty,
+    not both): then each timestamp is a number (`line_tokens` accepts it), has
+    no whitespace, and its text is written as it is. One C-level pass over the
+    block's heads instead of a ``float()`` a line. In JSON lines a timestamp
+    starting with 0 may need `json_number`: ``zero_ok=False`` refuses those."""
+    try:
+        text = "\n".join(heads).encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    shape = b"(.)\n" * (len(heads) - 1) + b"(.)"
+    if text.translate(None, _DIGITS) != shape or b"(.)" in text:
+        return False
+    return zero_ok or b"(0" not in text
 
 
 # --- RS485 -------------------------------------------------------------------------
@@ -459,7 +552,7 @@ def decode_rs485_records(
     if options.output_format not in OUTPUT_FORMATS:
         raise UsageError(f"unknown output format {options.output_format!r}: csv or jsonl")
     csv_out = options.output_format == "csv"
-    pattern = _Pattern(options.signals)
+    pattern = SignalPattern(options.signals)
     summary = DecodeSummary(bus="rs485")
     if csv_out:
         out.write(CSV_HEADER)
@@ -538,4 +631,4 @@ def _write_rs485(
     }
     if error is not None:
         obj["error"] = error
-    out.write(_json(obj) + "\n")
+    out.write(json_text(obj) + "\n")
