@@ -27,7 +27,8 @@ maximum resident set size (``wait4``), the largest of a size's runs.
 Targets (issue 18): active JSON lines at least 6x cantools' frames/s on 1 M
 frames; peak memory at 300 k, 1 M and 3 M frames within 10 % of each other.
 
-    python benches/decode.py [--seed N] [--frames N] [--cantools-frames N] [--repeat N] [--keep]
+    python benches/decode.py [--seed N] [--frames N] [--cantools-frames N] [--repeat N]
+        [--keep | --logs DIR]
 
 ``--frames`` is the middle size (the others are 0.3x and 3x it).
 ``--cantools-frames`` measures cantools on the first N frames only (frames/s
@@ -152,6 +153,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1_000_000, help="the middle size")
     parser.add_argument("--cantools-frames", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the generated logs")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="a folder of logs a previous --keep run left"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each decode")
     parser.add_argument("--startup-runs", type=int, default=5)
     args = parser.parse_args()
@@ -163,19 +167,22 @@ def main() -> None:
     # Installed packages are byte-compiled; this checkout may not be (and
     # PYTHONDONTWRITEBYTECODE may be set): compile it, or start-up counts it.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(PACKAGE)], check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="active-bench-decode-"))
+    tmp = args.logs or Path(tempfile.mkdtemp(prefix="active-bench-decode-"))
+    keep = args.keep or args.logs is not None
     try:
         small, mid, large = (tmp / f"pylon-{n}.log" for n in (small_n, mid_n, large_n))
-        t_large = generate(large, args.seed, large_n)
+        tiny = tmp / "pylon-6.log"
+        if args.logs is None or not large.exists():
+            t_large = generate(large, args.seed, large_n)
+            print(
+                f"simulated {large_n:,} frames in {t_large:.1f} s "
+                f"({1e6 * t_large / large_n:.1f} us a frame; "
+                f"{large.stat().st_size / 1e6:.0f} MB) in {tmp}"
+            )
         head(large, mid, mid_n)
         head(large, small, small_n)
-        tiny = tmp / "pylon-6.log"
         head(large, tiny, 6)
-        print(
-            f"simulated {large_n:,} frames in {t_large:.1f} s "
-            f"({1e6 * t_large / large_n:.1f} us a frame; {large.stat().st_size / 1e6:.0f} MB); "
-            f"the {small_n:,} and {mid_n:,} frame logs are its first frames; in {tmp}"
-        )
+        print(f"the {small_n:,} and {mid_n:,} frame logs are the first frames of the {large_n:,}")
         active = [str(BIN / "active"), "log", "decode"]
         c_input = mid
         if cantools_n < mid_n:
@@ -209,7 +216,7 @@ def main() -> None:
         startup = Series("active log decode, 6 frames (start-up)", 6, [])
         interleaved(args.startup_runs, [(startup, lambda: run([*active, str(tiny)]))])
     finally:
-        if args.keep:
+        if keep:
             print(f"logs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
