@@ -30,17 +30,16 @@ from hypothesis import strategies as st
 
 from active_cli.errors import DecodeError
 from active_cli.logs.can_text import DECODED, ERROR, SKIPPED, CanText, csv_field, json_text
+from active_cli.logs.dbc_digest import load_digest
 from active_cli.logs.decode_stream import DecodeOptions, _plain_stamps, _TextCache, decode_log
-from active_cli.logs.fast_decode import FastDecoder
 from active_cli.logs.lines import LineStats, line_blocks
 from active_cli.protocols import pylon_can
 from active_cli.resources import data_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs" / "decode"
-DECODER = FastDecoder(cache_size=0)
-MESSAGES = {m.frame_id: m for m in DECODER.database.messages}
+MESSAGES = {m.frame_id: m for m in pylon_can.database().messages}
 TEXTS = {
-    (csv, signals): CanText(DECODER, csv=csv, ids=frozenset(), signals=signals)
+    (csv, signals): CanText(load_digest(), csv=csv, ids=frozenset(), signals=signals)
     for csv in (False, True)
     for signals in ((), ("*Voltage*", "SOC", "Byte3", "Alarm*"))
 }

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from active_cli.errors import DecodeError, UsageError
+from active_cli.errors import UsageError
 from active_cli.sanitize import printable
 
 if TYPE_CHECKING:
-    from cantools.database.can import Message
-
-    from active_cli.logs.fast_decode import FastDecoder
+    from active_cli.logs.dbc_digest import MessageSpec, SignalSpec
 
 # Kinds of frame; the first two are written.
 DECODED, ERROR, UNKNOWN, SKIPPED = 0, 1, 2, 3
@@ -116,17 +114,20 @@ class CanText:
     """
 
     def __init__(
-        self, decoder: FastDecoder, *, csv: bool, ids: frozenset[int], signals: tuple[str, ...]
+        self,
+        messages: Mapping[int, MessageSpec],
+        *,
+        csv: bool,
+        ids: frozenset[int],
+        signals: tuple[str, ...],
     ) -> None:
-        self.decoder = decoder
         self.csv = csv
         self.ids = ids
         pattern = SignalPattern(signals)
-        db = decoder.database
         # id -> the signal names to write (None = all); computed once, so the
         # filters cost nothing per frame.
         self._selected: dict[int, frozenset[str] | None] = {}
-        for message in db.messages:
+        for message in messages.values():
             if ids and message.frame_id not in ids:
                 continue
             if pattern:
@@ -146,7 +147,7 @@ class CanText:
                 hint="signal names are the DBC's, e.g. Voltage, BMS_Limits.ChargeVoltageLimit, "
                 "'Alarm*' (see `cantools dump` of dbc/pylon_lv.dbc)",
             )
-        self._messages: dict[int, Message] = {m.frame_id: m for m in db.messages}
+        self._messages = dict(messages)
         # (id, length) -> compiled; bounded: DBC ids times lengths 0..64.
         self._compiled: dict[tuple[int, int], _Compiled] = {}
         self.unknown_ids: list[str] = []
@@ -177,31 +178,20 @@ class CanText:
     # -- compiling ------------------------------------------------------------------
 
     def _compile(self, can_id: int, length: int) -> _Compiled:
-        from active_cli.protocols import pylon_can
-
         message = self._messages[can_id]
         id_text = f"0x{can_id:03X}"
-        try:
-            # Whether pylon_can accepts a frame depends on its id and length
-            # only (see FastDecoder.decoder).
-            pylon_can.decode_signals(can_id, bytes(length))
-        except DecodeError as e:
-            return _Compiled(ERROR, self._error_renderer(id_text, message.name, e.reason), e.reason)
-        compiled = self.decoder.compiled(can_id)
+        reason = message.length_error(length)
+        if reason is not None:
+            return _Compiled(ERROR, self._error_renderer(id_text, message.name, reason), reason)
         selected = self._selected[can_id]
-        if compiled is None:  # pragma: no cover - every Pylon LV message compiles
-            return _Compiled(DECODED, self._generic_renderer(can_id, id_text, message, selected))
-        lines, raws = compiled.extraction(length)
-        raws = [(s, raw) for s, raw in raws if selected is None or s.name in selected]
-        if selected is not None and not raws:  # a short frame without the chosen signals
+        present = [s for s in message.present(length) if selected is None or s.name in selected]
+        if selected is not None and not present:  # a short frame without the chosen signals
             return _Compiled(SKIPPED, lambda data: ())
-        return _Compiled(DECODED, self._compiled_renderer(id_text, message, length, lines, raws))
+        return _Compiled(DECODED, self._compiled_renderer(id_text, message, length, present))
 
     def _compiled_renderer(
-        self, id_text: str, message: Message, length: int, lines: list[str], raws: list[Any]
+        self, id_text: str, message: MessageSpec, length: int, present: list[SignalSpec]
     ) -> FrameRenderer:
-        from active_cli.logs.fast_decode import choice_names, plain_number
-
         namespace: dict[str, Any] = {"_from_bytes": int.from_bytes, "_repr": repr}
 
         def const(text: str) -> str:
@@ -210,16 +200,22 @@ class CanText:
             namespace[name] = text
             return f"{{{name}}}"
 
+        # As fast_decode: the bytes present (up to the DBC length) as one
+        # little-endian int, then a shift and mask per signal, sign-extended.
+        lines = [f"    v = _from_bytes(data[:{min(length, message.length)}], 'little')"]
         values: list[str] = []  # one f-string replacement field per signal
-        for i, (signal, raw) in enumerate(raws):
-            number = plain_number(signal, raw)
-            names = choice_names(signal)
-            if names is None:
+        for i, signal in enumerate(present):
+            raw = f"r{i}"
+            lines.append(f"    {raw} = (v >> {signal.start}) & {(1 << signal.length) - 1:#x}")
+            if signal.signed:
+                lines.append(f"    {raw} -= ({raw} & {1 << (signal.length - 1):#x}) << 1")
+            number = signal.plain_expr(raw)
+            if signal.choices is None:
                 values.append(f"{{{number}!r}}")
                 continue
             table = f"_c{i}"
             render = csv_field if self.csv else json_text
-            namespace[table] = {k: render(v) for k, v in names.items()}
+            namespace[table] = {k: render(v) for k, v in signal.choices.items()}
             # A choice name is never empty, so `or` falls back to the number.
             values.append(f"{{{table}.get({raw}) or _repr({number})}}")
         if self.csv:
@@ -228,15 +224,15 @@ class CanText:
                 "f'"
                 + const(f"{head}{csv_field(signal.name)},")
                 + value
-                + const(f",{csv_field(signal.unit or '')},\n")
+                + const(f",{csv_field(signal.unit)},\n")
                 + "'"
-                for (signal, _), value in zip(raws, values, strict=True)
+                for signal, value in zip(present, values, strict=True)
             ]
             result = "('', " + "".join(f"{row}, " for row in rows) + ")"
         else:
             pairs = [
                 const(("," if i else "") + json_text(signal.name) + ":") + value
-                for i, ((signal, _), value) in enumerate(zip(raws, values, strict=True))
+                for i, (signal, value) in enumerate(zip(present, values, strict=True))
             ]
             body = (
                 const(f'"id":"{id_text}","message":{json_text(message.name)},"data":"')
@@ -259,35 +255,3 @@ class CanText:
         start = f'"id":"{id_text}","message":{json_text(name)},"data":"'
         end = f'","signals":{{}},"error":{json_text(reason)}}}\n'
         return lambda data: ("", start + data.hex().upper() + end)
-
-    def _generic_renderer(
-        self, can_id: int, id_text: str, message: Message, selected: frozenset[str] | None
-    ) -> FrameRenderer:  # pragma: no cover - every Pylon LV message compiles
-        templates = {
-            s.name: (
-                f"{id_text},{csv_field(message.name)},{csv_field(s.name)},",
-                f",{csv_field(s.unit or '')},\n",
-            )
-            for s in message.signals
-        }
-
-        def render(data: bytes) -> Parts:
-            signals = dict(self.decoder.signals(can_id, data))
-            if selected is not None:
-                signals = {k: v for k, v in signals.items() if k in selected}
-            if self.csv:
-                return (
-                    "",
-                    *[
-                        f"{templates[k][0]}{csv_field(v) if type(v) is str else repr(v)}"
-                        f"{templates[k][1]}"
-                        for k, v in signals.items()
-                    ],
-                )
-            return (
-                "",
-                f'"id":"{id_text}","message":{json_text(message.name)},'
-                f'"data":"{data.hex().upper()}","signals":{json_text(signals)}}}\n',
-            )
-
-        return render

@@ -30,7 +30,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from active_cli.errors import DataFileError, DecodeError, UsageError
 from active_cli.logs.can_reader import (
@@ -55,8 +55,18 @@ from active_cli.logs.can_text import (
     json_number,
     json_text,
 )
-from active_cli.logs.fast_decode import DEFAULT_CACHE_SIZE, FastDecoder
-from active_cli.logs.rs485_log import RS485_LOG_SUFFIX, Rs485LogReader, Rs485Record
+from active_cli.logs.dbc_digest import load_digest
+
+if TYPE_CHECKING:
+    from active_cli.logs.rs485_log import Rs485Record
+
+# rs485_log.RS485_LOG_SUFFIX, not imported from there: rs485_log loads the
+# RS485 codec, which a CAN decode does not need (tests/test_dbc_digest.py).
+RS485_SUFFIX = ".rs485"
+
+# Rendered frames kept (each generation of the cache): a battery repeats most
+# frames unchanged every second.
+DEFAULT_CACHE_SIZE = 4096
 
 OutputFormat = Literal["csv", "jsonl"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("csv", "jsonl")
@@ -106,7 +116,7 @@ Progress = Callable[[int], None]
 
 
 def bus_of(path: str | Path) -> Literal["can", "rs485"]:
-    return "rs485" if Path(path).suffix.lower() == RS485_LOG_SUFFIX else "can"
+    return "rs485" if Path(path).suffix.lower() == RS485_SUFFIX else "can"
 
 
 def decode_log(
@@ -122,6 +132,8 @@ def decode_log(
     when `stop()` turns true (asked between blocks) the decode ends early with
     whole lines written and ``summary.interrupted`` set."""
     if bus_of(path) == "rs485":
+        from active_cli.logs.rs485_log import Rs485LogReader
+
         with Rs485LogReader(path) as rs485:
             summary = decode_rs485_records(
                 rs485, out, options, progress=_every(progress, rs485.position, 256)
@@ -187,9 +199,10 @@ class CanStreamDecoder:
         if options.output_format not in OUTPUT_FORMATS:
             raise UsageError(f"unknown output format {options.output_format!r}: csv or jsonl")
         self.options = options
-        self.decoder = FastDecoder(cache_size=0)  # the rendered text is cached instead
         self._csv = options.output_format == "csv"
-        self.text = CanText(self.decoder, csv=self._csv, ids=options.ids, signals=options.signals)
+        # The DBC's digest, not cantools: importing cantools would cost more
+        # start-up than a small decode takes (dbc_digest).
+        self.text = CanText(load_digest(), csv=self._csv, ids=options.ids, signals=options.signals)
         self._sources: dict[str, tuple[str, str]] = {}
         size = options.cache_size if options.cache_size > 0 else 0
         self._cache_size = size
