@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import os
@@ -21,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cantools
@@ -28,7 +31,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from active_cli.errors import DecodeError
+from active_cli.errors import DataFileError, DecodeError
 from active_cli.logs.can_decode import _plain_stamps, _TextCache
 from active_cli.logs.can_text import DECODED, ERROR, SKIPPED, CanText, csv_field, json_text
 from active_cli.logs.dbc_digest import load_digest
@@ -36,6 +39,7 @@ from active_cli.logs.decode_stream import DecodeOptions, decode_log
 from active_cli.logs.lines import LineStats, line_blocks
 from active_cli.protocols import pylon_can
 from active_cli.resources import data_file
+from tests.conftest import CliResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logs" / "decode"
 MESSAGES = {m.frame_id: m for m in pylon_can.database().messages}
@@ -158,7 +162,8 @@ def test_plain_stamps_checks_every_head() -> None:
     good = ["(1700000000.000123)", "(1.)", "(.5)", "(0.5)"]
     assert _plain_stamps(good, zero_ok=True)
     assert not _plain_stamps(good, zero_ok=False)  # "(0.5)": JSON lines check each
-    for bad in ["(.)", "(1.2.3)", "(1e9)", "(12)x", "(1\u0660.5)", "((1.5)", "(1.5)(2.5)"]:
+    for bad in ["(.)", "(1.2.3)", "(1e9)", "(12)x", "(1\u0660.5)", "((1.5)", "(1.5)(2.5)",
+                "(0.)0", "5(1.2)", "(1.2)5", "(1.5"]:  # fmt: skip
         assert not _plain_stamps([*good[:2], bad, good[1]], zero_ok=True), bad
 
 
@@ -253,3 +258,30 @@ def test_ctrl_c_leaves_whole_lines_all_of_them_right(tmp_path: Path) -> None:
     decode_log(log, full, DecodeOptions(output_format="jsonl"))
     assert len(written) < len(full.getvalue())  # stopped before the end
     assert full.getvalue().startswith(written)
+
+
+# --- a full disk ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_the_output_s_error_not_the_log_s(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    log.write_text((FIXTURES / "payloads.log").read_text() * 60)
+    with open("/dev/full", "w", encoding="utf-8", newline="", buffering=1 << 16) as out:
+        with pytest.raises(OSError) as e:
+            decode_log(log, out, DecodeOptions(output_format="jsonl"))
+        assert not isinstance(e.value, DataFileError)
+        assert e.value.errno == errno.ENOSPC
+        with contextlib.suppress(OSError):
+            out.close()  # what could not be written is gone: nothing to flush
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_log_decode_onto_a_full_disk_is_exit_5(
+    run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    log = tmp_path / "big.log"
+    log.write_text((FIXTURES / "payloads.log").read_text() * 60)
+    result = run_cli("log", "decode", str(log), "-o", "/dev/full", "-f", "jsonl")
+    assert result.exit_code == 5, result.stderr
+    assert "No space left" in result.stderr and "Traceback" not in result.stderr

@@ -138,7 +138,16 @@ class CanStreamDecoder:
         blocks = reader.line_blocks()
         interrupted = False
         try:
-            for lines in blocks:
+            while True:
+                # Only reading may raise READ_ERRORS here: an OSError from
+                # `write` (a full disk) is the output's, not the log's.
+                try:
+                    lines = next(blocks)
+                except StopIteration:
+                    break
+                except READ_ERRORS as e:
+                    frames = state.number - state.blanks
+                    raise read_error(path, e, state.number + 1, frames) from e
                 pieces: list[str] = []
                 try:
                     if not self._fast_block(lines, pieces, cache, counts, state, path):
@@ -151,9 +160,6 @@ class CanStreamDecoder:
                 if stop is not None and stop():
                     interrupted = True
                     break
-        except READ_ERRORS as e:
-            frames = state.number - state.blanks
-            raise read_error(path, e, state.number + 1, frames) from e
         finally:
             close = getattr(blocks, "close", None)
             if close is not None:
@@ -388,7 +394,14 @@ def _plain_stamps(heads: list[str], *, zero_ok: bool) -> bool:
         text = "\n".join(heads).encode("ascii")
     except UnicodeEncodeError:
         return False
-    shape = b"(.)\n" * (len(heads) - 1) + b"(.)"
-    if text.translate(None, _DIGITS) != shape or b"(.)" in text:
+    # Without its digits each head is "(.)": one "(", one "." and one ")" in
+    # that order; each starts with its "(" and ends with its ")" (no digit
+    # outside); "(.)" itself (no digit at all) is not a number.
+    n = len(heads)
+    if text.translate(None, _DIGITS) != b"(.)\n" * (n - 1) + b"(.)" or b"(.)" in text:
+        return False
+    if text[:1] != b"(" or text[-1:] != b")":
+        return False
+    if text.count(b"\n(") != n - 1 or text.count(b")\n") != n - 1:
         return False
     return zero_ok or b"(0" not in text
