@@ -1,7 +1,7 @@
 """Decode CAN logs to CSV or JSON-lines text a block at a time.
 
 A candump log is read a block of lines at a time (`CanLogReader.line_blocks`)
-and each block's text is written in one ``write``. A line whose channel and
+and its text written `LINES_PER_WRITE` lines to a ``write``. A line whose channel and
 frame were seen before costs one dictionary look-up and one ``join``: the text
 of a decoded frame (`can_text`), with its source folded in, is cached by the
 line's text after the timestamp (``can0 356#7A13F2FE6B01``), and the block's
@@ -61,7 +61,7 @@ class CanStreamDecoder:
     dictionary look-up and one ``join``: the text of a decoded frame, with
     its source folded in, is cached by the line's text after the timestamp
     (``can0 356#7A13F2FE6B01``), bounded by ``cache_size``. Each block's
-    text is written in one ``write``, and a block cut short (a damaged line,
+    text is written `LINES_PER_WRITE` lines a ``write``, and a block cut short (a damaged line,
     a read error) still writes the whole lines before the fault.
     """
 
@@ -153,8 +153,8 @@ class CanStreamDecoder:
                     if not self._fast_block(lines, pieces, cache, counts, state, path):
                         self._careful_block(lines, pieces, cache, counts, state, path)
                 finally:
-                    if pieces:
-                        write("".join(pieces))
+                    for i in range(0, len(pieces), LINES_PER_WRITE):
+                        write("".join(pieces[i : i + LINES_PER_WRITE]))
                 if progress is not None:
                     progress(reader.position())
                 if stop is not None and stop():
@@ -349,7 +349,13 @@ class CanStreamDecoder:
         )
 
 
-FRAMES_PER_WRITE = 1024
+# Text is written some dozens of lines at a time: a write per frame costs a
+# call per frame, one string per block (~1 MB of CSV) measured slower still
+# (1.63 s against 1.28 s of CPU for 300 k frames of CSV, 1.47 against 1.12 s
+# of JSON lines, fresh processes): big strings are allocated, filled, encoded
+# and freed again for every block.
+LINES_PER_WRITE = 64
+FRAMES_PER_WRITE = LINES_PER_WRITE
 
 
 @dataclass

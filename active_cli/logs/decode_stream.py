@@ -1,7 +1,7 @@
 """Decode a capture to CSV or JSON lines as a stream, in constant memory.
 
 A log is read a block at a time (`lines.line_blocks`) and each block's text is
-written in one ``write`` before the next is read, so a 4 GB capture needs no
+written, some dozens of lines a ``write``, before the next is read, so a 4 GB capture needs no
 more memory than a 4 kB one. CAN frames go through the DBC (`can_text`'s
 compiled text, equal to `pylon_can.decode_signals` rendered frame by frame),
 RS485 frames through the Pylontech codec, pairing each response with the
