@@ -1,5 +1,5 @@
 """`python -m active_cli` runs the CLI."""
 
-from active_cli.cli import main
+from active_cli.cli import run
 
-main()
+run()

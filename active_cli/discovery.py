@@ -3,7 +3,9 @@
 RS485 (`scan_rs485`): poll each address of the range in turn. The first
 address that answers is taken as the master; a whole-group alarm read there
 (0x44 with INFO FF) tells how many packs the master sees, and when every pack
-it reports has answered, the rest of the range is not polled (the slaves are
+it reports has answered, the rest of the range is not polled (a count of one
+never stops it: a master that answers the group read with its own block only
+says the same as a lone pack; the slaves are
 reached through the master's BMS link, so a pack the master does not see
 cannot answer either; `ScanOptions(stop_at_group_count=False)` polls them
 anyway). An address is
@@ -51,7 +53,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
 
 from active_cli.errors import DecodeError, LinkTimeout
 from active_cli.model import (
@@ -165,6 +167,9 @@ def scan_rs485(
     group_count: int | None = None
     group_analog: tuple[PackAnalog, ...] = ()
     master: int | None = None
+    first_contact_silences: dict[int, int] = {}  # address -> probes timed out at the short budget
+    late_at_start = len(link.stats.late_reply_ms)
+    moot_late_ms: list[float] = []  # late only for the first-contact budget
     # Before any pack answered, a real line probes with the short first-contact
     # budget (module doc); the full one is put back at the first answer.
     full_budget_s: float | None = None
@@ -192,9 +197,20 @@ def scan_rs485(
                 return
             group = False  # the master's group read held its own values only
         info = bytes([pylon_rs485.GROUP_ADR_INFO]) if group else None
+        under_first_contact = full_budget_s is not None
+        late_before = len(link.stats.late_reply_ms)
         status, detail, analog_frame = _probe(
             link, adr, options.ver, retry_on_timeout=False, info=info
         )
+        if under_first_contact and status is AddressStatus.SILENT:
+            # Our short budget's doing, not a failed request of this address.
+            first_contact_silences[adr] = first_contact_silences.get(adr, 0) + 1
+        if under_first_contact and len(link.stats.late_reply_ms) > late_before:
+            # A reply came after the first-contact budget: this BMS is slower
+            # than it, so an address already taken as silent may hold a pack
+            # (the master, even), and one answering now may be a slave taken
+            # for the master. The first pass starts again at the full budget.
+            raise _SlowFirstContact
         if analog_frame is not None:
             restore_budget()
         analog: PackAnalog | None = None
@@ -229,9 +245,7 @@ def scan_rs485(
         if master is None:
             master = adr
             group_alarm = _group_alarm(link, adr, options.ver)
-            group_count = None if group_alarm is None else len(group_alarm.packs)
-            if group_count is None and len(group_analog) > 1:
-                group_count = len(group_analog)
+            group_count = _group_count(group_alarm, group_analog)
 
     def poll_member(adr: int) -> None:
         # The group read holds this pack's values: its serial is the probe.
@@ -276,6 +290,7 @@ def scan_rs485(
             if (
                 options.stop_at_group_count
                 and group_count is not None
+                and group_count > 1
                 and read() >= group_count
                 and index + 1 < len(options.addresses)
             ):
@@ -286,7 +301,19 @@ def scan_rs485(
                     )
                 break
 
-    first_pass(group=options.group_reads)
+    try:
+        first_pass(group=options.group_reads)
+    except _SlowFirstContact:
+        # With the full budget (the link raised it past the late reply). The
+        # replies late only for the short budget are no slow-link finding.
+        if full_budget_s is not None:
+            late_ms = link.stats.late_reply_ms[late_at_start:]
+            moot_late_ms.extend(ms for ms in late_ms if ms <= 1000 * full_budget_s)
+        restore_budget()
+        parts.clear()
+        statuses.clear()
+        master, group_alarm, group_count, group_analog = None, None, None, ()
+        first_pass(group=options.group_reads)
     if not heard() and full_budget_s is not None:
         # The whole range was silent at the first-contact budget: once more
         # with the full one, asking each address on its own (a slow BMS, or a
@@ -326,18 +353,46 @@ def scan_rs485(
             pack.alarm = _read_alarm(link, pack, options.ver)
 
     readings = tuple(_reading(pack, link) for pack in parts)
-    results = tuple(_address_result(adr, statuses[adr], link) for adr in options.addresses)
+    results = tuple(
+        _address_result(adr, statuses[adr], link, first_contact_silences.get(adr, 0))
+        for adr in options.addresses
+    )
     return StackSnapshot(
         packs=readings,
         addresses=results,
         group_count=group_count,
         master_address=master,
         noise_bytes=link.stats.noise_bytes,
-        late_reply_ms=tuple(link.stats.late_reply_ms),
+        late_reply_ms=_without(tuple(link.stats.late_reply_ms), moot_late_ms),
         babbling_reads=link.stats.babbling_reads,
         baud=link.baud,
         duration_s=time.monotonic() - started,
     )
+
+
+def _group_count(alarm: AlarmResponse | None, analog: tuple[PackAnalog, ...]) -> int | None:
+    """How many packs the master sees: its group replies' blocks, the larger count.
+
+    A master may answer a group read with its own block only (as some do for
+    0x44 while answering 0x42 for all): the larger count is the one that does
+    not stop the scan short. A count of 1 is kept as said but never stops
+    polling (module doc): it is what a lone pack and such a master both say.
+    """
+    counts = [len(analog)] if len(analog) > 1 else []
+    if alarm is not None:
+        counts.append(len(alarm.packs))
+    return max(counts) if counts else None
+
+
+def _without(values: tuple[float, ...], moot: list[float]) -> tuple[float, ...]:
+    left = list(values)
+    for value in moot:
+        left.remove(value)
+    return tuple(left)
+
+
+class _SlowFirstContact(Exception):
+    """A late reply during first contact: the first pass starts again at the full budget."""
 
 
 def _group_blocks(frame: Frame) -> tuple[PackAnalog, ...] | None:
@@ -517,15 +572,27 @@ def _read_alarm(link: RequestLink, pack: _PackParts, ver: int) -> PackAlarm | No
     return None
 
 
-def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
-    analog = pack.analog
-    assert analog is not None  # _place_group_analog gave every pack its values
+class PackValues(TypedDict):
+    """What one cycle's 0x42 and 0x44 say of a pack, as `PackReading` fields."""
+
+    cell_voltages_v: tuple[float, ...]
+    temperatures_c: tuple[float, ...]
+    current_a: float
+    voltage_v: float
+    remaining_ah: float
+    full_ah: float
+    cycles: int
+    soh_pct: float | None
+    alarms: tuple[str, ...]
+    protections: tuple[str, ...]
+    status: tuple[str, ...]
+    alarm_read: bool
+
+
+def pack_values(analog: PackAnalog, alarm: PackAlarm | None) -> PackValues:
+    """A pack's analog values and alarms as the reading shows them (scan and monitor)."""
     design_ah = analog.design_ah
-    stats = link.stats.per_address.get(pack.address)
-    alarm = pack.alarm
-    return PackReading(
-        address=pack.address,
-        protocol_variant=pack.variant.value,
+    return PackValues(
         cell_voltages_v=analog.cell_voltages_v,
         temperatures_c=analog.temperatures_c,
         current_a=analog.current_a,
@@ -533,10 +600,6 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
         remaining_ah=analog.remaining_ah,
         full_ah=analog.full_ah,
         cycles=analog.cycles,
-        serial=pack.serial,
-        device_name=pack.device_name,
-        manufacturer=pack.manufacturer,
-        firmware=pack.firmware,
         # 0x42 carries no SOH. PACE (P = 3) sends a design capacity, so its full
         # capacity against that is one; Pylontech (P = 2/4) sends none, and
         # the rated 314 Ah would be a guess about a pack that may not be one.
@@ -549,23 +612,44 @@ def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
         protections=() if alarm is None else alarm.protections,
         status=() if alarm is None else alarm.status_flags,
         alarm_read=alarm is not None,
+    )
+
+
+def _reading(pack: _PackParts, link: RequestLink) -> PackReading:
+    analog = pack.analog
+    assert analog is not None  # _place_group_analog gave every pack its values
+    stats = link.stats.per_address.get(pack.address)
+    return PackReading(
+        address=pack.address,
+        protocol_variant=pack.variant.value,
+        serial=pack.serial,
+        device_name=pack.device_name,
+        manufacturer=pack.manufacturer,
+        firmware=pack.firmware,
+        **pack_values(analog, pack.alarm),
         read_errors=0 if stats is None else stats.timeouts + stats.corrupted,
         failed_reads=tuple(pack.failed_reads),
     )
 
 
 def _address_result(
-    adr: int, status: tuple[AddressStatus, str], link: RequestLink
+    adr: int, status: tuple[AddressStatus, str], link: RequestLink, first_contact_silences: int
 ) -> AddressResult:
+    """The address's outcome and its link counters, less the first-contact probes.
+
+    A probe that timed out at the short first-contact budget says nothing
+    about the address (a slower BMS answers it at the full budget), so it
+    counts neither as a request nor as a timeout of the address.
+    """
     stats = link.stats.per_address.get(adr)
     if stats is None:
         return AddressResult(address=adr, status=status[0], detail=status[1])
     return AddressResult(
         address=adr,
         status=status[0],
-        requests=stats.requests,
+        requests=stats.requests - first_contact_silences,
         replies=stats.replies,
-        timeouts=stats.timeouts,
+        timeouts=stats.timeouts - first_contact_silences,
         corrupted=stats.corrupted,
         detail=status[1],
     )
@@ -691,31 +775,45 @@ def scan(
     inverter is silent) then costs no time beyond the RS485 poll. A CAN
     observation made elsewhere (a replayed capture) may be passed instead of a bus.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from active_cli.checks.scan import scan_findings
-
     started = time.monotonic()
     snapshot = StackSnapshot(can=can_observation)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
-    try:
-        listening = None
-        if bus is not None:
-            if progress is not None:
-                progress(0, "listening on CAN")
-            listening = pool.submit(observe_can, bus, can_window_s)
+    if bus is None:
         if link is not None:
             snapshot = replace(scan_rs485(link, options, progress), can=can_observation)
-        if listening is not None:
-            if progress is not None and not listening.done():
-                progress(0, "listening on CAN")
-            snapshot = replace(snapshot, can=listening.result())
+    else:
+        snapshot = _scan_with_can(link, bus, options, can_window_s, progress)
+    # Imported here, not before the first request: the checks are not needed
+    # until the line has answered (docs/architecture.md, start-up).
+    from active_cli.checks.scan import scan_findings
+
+    findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
+    return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
+
+
+def _scan_with_can(
+    link: RequestLink | None,
+    bus: can.BusABC,
+    options: ScanOptions,
+    can_window_s: float,
+    progress: Progress | None,
+) -> StackSnapshot:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-can")
+    try:
+        if progress is not None:
+            progress(0, "listening on CAN")
+        listening = pool.submit(observe_can, bus, can_window_s)
+        snapshot = StackSnapshot()
+        if link is not None:
+            snapshot = scan_rs485(link, options, progress)
+        if progress is not None and not listening.done():
+            progress(0, "listening on CAN")
+        return replace(snapshot, can=listening.result())
     finally:
         # On an RS485 error, do not wait out the CAN window: the caller shuts
         # the bus down, which ends the listener.
         pool.shutdown(wait=False, cancel_futures=True)
-    findings = scan_findings(snapshot, expected_packs=expected_packs, rs485=link is not None)
-    return replace(snapshot, findings=tuple(findings), duration_s=time.monotonic() - started)
 
 
 def probe_master(link: RequestLink, addresses: Sequence[int] = (1, 2)) -> Rs485Probe:

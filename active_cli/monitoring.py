@@ -7,7 +7,8 @@ as a read error), never dropped, and values older than their staleness limit
 are marked stale, so the screen never shows an old reading as if it were live.
 Each pack's age counts from when that pack was read (a 16-pack read at 9600
 baud takes seconds: stamping them all with its end would call a 5 s old value
-"0.0 s ago"), and an RS485 read slower than the refresh asked is said so.
+"0.0 s ago"; values from the master's group read carry the group reply's
+time), and an RS485 read slower than the refresh asked is said so.
 CAN keeps a time per message id, so a 0x351 that stopped is stale even while
 0x356 keeps coming.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from active_cli import spec
 from active_cli.model import CanStackState, PackReading
@@ -31,6 +33,11 @@ HEARTBEAT_ID = 0x305
 LIMITS_ID = 0x351
 SOC_SOH_ID = 0x355
 MEASUREMENTS_ID = 0x356
+
+# How an RS485 cycle read the packs (`MonitorView.rs485_plan`).
+Rs485Plan = Literal["group read", "per address"]
+GROUP_READ: Final = "group read"  # the master's group read, each pack proved at its own address
+PER_ADDRESS: Final = "per address"  # each pack's own 0x42 and 0x44
 
 
 @dataclass
@@ -79,6 +86,10 @@ class MonitorView:
     rs485_cycle_s: float | None = None
     refresh_s: float | None = None
     rs485_baud: int | None = None
+    # How the last cycle read the packs ("group read": the master's, each pack
+    # proved by its own reply; "per address"), and why not by the group read.
+    rs485_plan: Rs485Plan | None = None
+    why_per_address: str | None = None
 
     @property
     def refresh_behind(self) -> bool:
@@ -114,6 +125,8 @@ class MonitorModel:
     refresh_s: float | None = None  # the refresh asked for
     rs485_baud: int | None = None
     rs485_cycle_s: float | None = None  # how long the last read of all packs took
+    rs485_plan: Rs485Plan | None = None
+    why_per_address: str | None = None
     _packs: dict[int, _Tracked] = field(default_factory=dict)
     _can: CanStackState | None = None
     _can_seen_at: dict[int, float] = field(default_factory=dict)
@@ -136,17 +149,21 @@ class MonitorModel:
         *,
         read_at: Mapping[int, float] | None = None,
         took_s: float | None = None,
+        plan: Rs485Plan | None = None,
+        why_per_address: str | None = None,
     ) -> None:
         """One RS485 read (the scan, then each refresh): `packs` are those that answered.
 
         `read_at` gives, by address, when each pack's values were read (on the
         clock of `at`, which stands in for a pack it does not name); `took_s`
-        how long the whole read took. Every pack seen before and absent here
-        did not answer: it keeps its last values, is marked missing, and counts
-        as one read error.
+        how long the whole read took; `plan` and `why_per_address` how it read
+        them. Every pack seen before and absent here did not answer: it keeps
+        its last values, is marked missing, and counts as one read error.
         """
         if took_s is not None:
             self.rs485_cycle_s = took_s
+        if plan is not None:
+            self.rs485_plan, self.why_per_address = plan, why_per_address
         read_at = read_at or {}
         self.refreshes += 1
         answered = {pack.address for pack in packs}
@@ -220,6 +237,8 @@ class MonitorModel:
             rs485_cycle_s=self.rs485_cycle_s,
             refresh_s=self.refresh_s,
             rs485_baud=self.rs485_baud,
+            rs485_plan=self.rs485_plan,
+            why_per_address=self.why_per_address,
         )
 
 

@@ -260,7 +260,7 @@ def run_decode_rs485_text(data: bytes) -> None:
 
 
 def run_decode_can_text(data: bytes) -> None:
-    from active_cli.protocols.decode_text import decode_can
+    from active_cli.protocols.decode_can_text import decode_can
 
     text = data.decode("latin-1").split()
     if text:

@@ -16,7 +16,7 @@ import pytest
 from active_cli.checks.protocol import battery_findings, protocol_findings
 from active_cli.checks.verdict import sort_findings, summarize
 from active_cli.checks.wiring import check_wiring
-from active_cli.cli import output, render_scan
+from active_cli.cli import output, render_scan, width
 from active_cli.inverters import load_profile
 from active_cli.model import (
     CanObservation,
@@ -132,7 +132,7 @@ def test_piped_output_is_80_columns_and_wide_is_wider(monkeypatch: pytest.Monkey
     monkeypatch.delenv("COLUMNS", raising=False)
     assert output.console_width(isatty=False) == 80
     assert output.console_width(isatty=True) is None  # the terminal's own
-    assert output.console_width(wide=True, isatty=False) == output.WIDE_COLUMNS
+    assert output.console_width(wide=True, isatty=False) == width.WIDE_COLUMNS
 
 
 def test_verdict_rests_on_the_first_failure_and_counts_the_rest() -> None:

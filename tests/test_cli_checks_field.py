@@ -41,10 +41,13 @@ def fast(tmp_path: Path) -> Callable[[str], str]:
 
 def _command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     yield path
-    # Typer carries its own click: its groups are told apart by their commands.
-    commands: dict[str, Any] = getattr(command, "commands", {})
-    for name, sub in sorted(commands.items()):
-        yield from _command_paths(sub, (*path, name))
+    # Typer carries its own click: its groups are told apart by list_commands
+    # (the root group builds a command only when it is looked up).
+    if not hasattr(command, "list_commands"):
+        return
+    ctx = typer.Context(command)
+    for name in sorted(command.list_commands(ctx)):
+        yield from _command_paths(command.get_command(ctx, name), (*path, name))
 
 
 def _no_internal_reference(result: CliResult, what: str) -> None:

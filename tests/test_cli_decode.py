@@ -125,3 +125,24 @@ def test_debug_lets_the_traceback_through() -> None:
     result = run_active_subprocess("--debug", "decode", "rs485", R9[:-1] + "6")
     assert result.exit_code != 0
     assert "Traceback" in result.stderr and "Error: bad CHKSUM" in result.stderr
+
+
+def test_text_fits_80_columns_and_wraps_values_whole(run_cli: Run) -> None:
+    result = run_cli("decode", "rs485", "--command", "42", X1)
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.stdout
+    cells = " ".join(line.split("  ")[-1].strip() for line in lines if "3.3" in line)
+    # Every cell voltage, each whole, in order, however the list wrapped.
+    assert cells.replace(",", " ").split() == [f"{3.300 + i / 1000:g}" for i in range(16)]
+
+
+def test_field_lines_put_a_long_field_name_on_its_own_line() -> None:
+    from active_cli.cli.render_decode import MAX_FIELD_COLUMNS, field_lines
+
+    long_name = "x" * (MAX_FIELD_COLUMNS + 1)
+    lines = field_lines([("voltage_v", "53.2"), (long_name, "PPTAH0123456789ABCDEFG")], 40)
+    assert lines == [
+        "  voltage_v  53.2",
+        "  " + long_name,
+        "             PPTAH0123456789ABCDEFG",
+    ]

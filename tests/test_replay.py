@@ -490,3 +490,16 @@ def test_bad_capture_files_exit_4_naming_file_and_line(run_cli: Run, tmp_path: P
     assert result.exit_code == 4
     assert f"{bad_log}, line 2" in result.stderr
     assert result.stderr.count("\n") <= 2  # one line, and at most a hint
+
+
+def test_record_never_writes_over_an_existing_file(tmp_path: Path, run_cli: Run) -> None:
+    old = tmp_path / "site.rs485"
+    old.write_text("# yesterday's capture\n")
+    for args in (
+        ("scan", "--sim", "healthy-1", "--record", str(old)),
+        ("listen", "--sim", "healthy-1", "--duration", "1", "--record", str(old)),
+    ):
+        result = run_cli(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "never written over" in result.stderr and "site-2.rs485" in result.stderr
+        assert old.read_text() == "# yesterday's capture\n"

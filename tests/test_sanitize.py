@@ -38,3 +38,17 @@ def test_printable_or_unknown() -> None:
     assert printable_or(None) == "?"
     assert printable_or(None, "-") == "-"
     assert printable_or("\x1b") == "\\x1b"
+
+
+def test_an_emoji_code_from_the_bus_is_printed_as_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.markup import escape
+
+    from active_cli.cli.output import stderr, stdout
+
+    # A serial or a 0x51 name could read ":warning:"; rich's emoji codes would
+    # turn it into a picture that is not what the pack sent.
+    stdout().print(escape(printable(":warning: PPTAH:smile:0123")))
+    stderr().print(escape(printable(":fire:")))
+    captured = capsys.readouterr()
+    assert ":warning: PPTAH:smile:0123" in captured.out
+    assert ":fire:" in captured.err

@@ -132,3 +132,21 @@ def test_no_first_contact_budget_for_a_replay() -> None:
     link = _BudgetLink(parse_scenario("packs = 1\n", source="t"))
     scan_rs485(link, ScanOptions(first_contact_s=None))
     assert all(budget == 0.5 for _, _, budget in link.budgets)
+
+
+def test_a_master_answering_the_group_read_with_its_own_block_only_does_not_hide_the_rest() -> None:
+    # Its 0x44 FF (and 0x42 FF) hold one block: a count of 1, which a lone
+    # pack says too. Before the fix the scan stopped after the master and
+    # reported one pack of four.
+    text = 'packs = 4\n[faults]\ngroup_read = "own-values"\n'
+    for options in (GROUPED, ScanOptions()):
+        snapshot = scan_rs485(FakeLink(parse_scenario(text, source="t")), options)
+        assert [p.address for p in snapshot.packs] == [1, 2, 3, 4], options
+        assert all(p.voltage_v is not None for p in snapshot.packs)
+        assert AddressStatus.NOT_POLLED not in statuses(snapshot).values()
+
+
+def test_a_lone_pack_is_still_found_and_the_count_said() -> None:
+    snapshot = scan_rs485(fake("healthy-1"), GROUPED)
+    assert [p.address for p in snapshot.packs] == [1]
+    assert snapshot.group_count == 1

@@ -44,3 +44,35 @@ def test_the_codec_still_names_the_ids() -> None:
 
     assert pylon_can.HEARTBEAT_ID == can_ids.HEARTBEAT_ID == 0x305
     assert pylon_can.BATTERY_IDS is can_ids.BATTERY_IDS
+
+
+def _imported_by_command(*args: str) -> set[str]:
+    """The modules loaded by `active ARGS` in a fresh interpreter, printed at its exit."""
+    code = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules))))\n"
+        "from active_cli.cli import main\n"
+        f"main({list(args)!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.rsplit("MODULES ", 1)[1].split())
+
+
+def _roots(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+def test_decode_prints_plain_text_without_rich_and_rs485_without_cantools() -> None:
+    rs485 = _imported_by_command("decode", "rs485", "~20024693E00202FD2D")
+    assert not _roots(rs485) & {"rich", "cantools", "can"}
+    can_frame = _imported_by_command("decode", "can", "0x356", "7A13F2FE6B01")
+    assert "cantools" in _roots(can_frame) and "rich" not in _roots(can_frame)
+
+
+def test_a_command_loads_only_its_own_cli_module() -> None:
+    loaded = _imported_by_command("decode", "rs485", "~20024693E00202FD2D")
+    cli_modules = {name for name in loaded if name.startswith("active_cli.cli.")}
+    assert "active_cli.cli.decode" in cli_modules
+    for other in ("check", "commission", "monitor", "log", "report", "scan", "sim", "doctor"):
+        assert f"active_cli.cli.{other}" not in cli_modules

@@ -9,26 +9,78 @@ pyserial) are imported inside the commands so ``active --help`` starts fast.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import importlib
+import os
 import sys
+import threading
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+from typer.core import TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
 from active_cli import __version__
-from active_cli.cli import check as _check
-from active_cli.cli import commission as _commission
-from active_cli.cli import config as _config
-from active_cli.cli import decode as _decode
-from active_cli.cli import doctor as _doctor
-from active_cli.cli import inverters_cmd as _inverters
-from active_cli.cli import listen as _listen
-from active_cli.cli import log as _log
-from active_cli.cli import monitor as _monitor
-from active_cli.cli import report as _report
-from active_cli.cli import scan as _scan
-from active_cli.cli import sim as _sim
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+# Every command, in the order `active --help` lists them: (module under
+# active_cli.cli, its Typer sub-app "app" or its command function). A command's
+# module is imported, and Typer builds its options, only when that command
+# runs: building all twelve on every invocation cost more than the scan's
+# first request waited for (docs/architecture.md, start-up).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "decode": ("decode", "app"),
+    "log": ("log", "app"),
+    "check": ("check", "app"),
+    "inverters": ("inverters_cmd", "app"),
+    "report": ("report", "app"),
+    "scan": ("scan", "scan_command"),
+    "sim": ("sim", "sim_command"),
+    "monitor": ("monitor", "monitor_command"),
+    "commission": ("commission", "commission_command"),
+    "doctor": ("doctor", "doctor_command"),
+    "listen": ("listen", "listen_command"),
+    "config": ("config", "app"),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The root group: a command is built the first time it is looked up."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            command = _build(cmd_name)
+            _readable_metavars(command)
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+
+def _build(name: str) -> Command:
+    module_name, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"active_cli.cli.{module_name}"), attribute)
+    if isinstance(target, typer.Typer):
+        return typer.main.get_group_from_info(
+            TyperInfo(target, name=name),
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode,
+            suggest_commands=app.suggest_commands,
+        )
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=target),
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
 
 app = typer.Typer(
     name="active",
+    cls=_LazyGroup,
     help="Commission and service Active-series 48 V LiFePO4 batteries.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -36,18 +88,6 @@ app = typer.Typer(
     add_completion=True,  # active --install-completion (docs/README.md)
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(_decode.app, name="decode")
-app.add_typer(_log.app, name="log")
-app.add_typer(_check.app, name="check")
-app.add_typer(_inverters.app, name="inverters")
-app.add_typer(_report.app, name="report")
-app.command("scan")(_scan.scan_command)
-app.command("sim")(_sim.sim_command)
-app.command("monitor")(_monitor.monitor_command)
-app.command("commission")(_commission.commission_command)
-app.command("doctor")(_doctor.doctor_command)
-app.command("listen")(_listen.listen_command)
-app.add_typer(_config.app, name="config")
 
 
 def _version(value: bool) -> None:
@@ -131,3 +171,32 @@ def main(argv: list[str] | None = None) -> None:
 
         print_error(e)
         sys.exit(e.exit_code)
+
+
+def run() -> NoReturn:
+    """The ``active`` console script: `main`, then end the process at once.
+
+    The interpreter's own teardown (freeing every module and object) costs
+    50-100 ms after the work is done, on every command (benches/scan.py). Nothing
+    needs it here: every file is closed by the code that opened it, so once the
+    exit handlers ran (logging's flush among them) and the standard streams are
+    flushed, the process ends with `os._exit`. While another thread is still
+    finishing, the normal exit runs instead, which waits for it.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    exit_code = code if isinstance(code, int) else 0
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others):
+        sys.exit(exit_code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: the reader has gone
+            stream.flush()
+    os._exit(exit_code)

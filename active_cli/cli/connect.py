@@ -108,6 +108,8 @@ REPLAY_OPTION = typer.Option(
 
 def capture_files(files: list[Path] | None, option: str) -> CaptureFiles:
     """Split ``--record``/``--replay`` files: ``.rs485`` is RS485, anything else CAN."""
+    if not files:
+        return CaptureFiles()  # the usual case: no log module to load before the first request
     from active_cli.errors import UsageError
     from active_cli.logs.rs485_log import RS485_LOG_SUFFIX
 
@@ -118,6 +120,14 @@ def capture_files(files: list[Path] | None, option: str) -> CaptureFiles:
             f"{option}: give at most one .rs485 file and one CAN log",
             hint=f"{option} stack.rs485 {option} stack.log",
         )
+    if option == "--record":
+        for path in (*rs485, *can_logs):
+            if path.exists():
+                # A capture is evidence from a site visit: never written over.
+                raise UsageError(
+                    f"--record {path}: the file exists, and a recording is never written over",
+                    hint=f"give a new name (e.g. {path.stem}-2{path.suffix}), or move the old one",
+                )
     return CaptureFiles(rs485[0] if rs485 else None, can_logs[0] if can_logs else None)
 
 

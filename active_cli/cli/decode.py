@@ -20,7 +20,7 @@ def rs485(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Decode Pylontech RS485 frames (Pylon VER 0x20 and PACE VER 0x25)."""
-    from active_cli.cli import output, render_decode
+    from active_cli.cli import render_decode
     from active_cli.errors import UsageError
     from active_cli.protocols.decode_text import decode_rs485
 
@@ -37,7 +37,9 @@ def rs485(
             )
     results = decode_rs485(frames, command_code)
     if json_out:
-        output.print_json(results if len(results) > 1 else results[0])
+        from active_cli.cli.output import print_json  # rich: only for --json
+
+        print_json(results if len(results) > 1 else results[0])
     else:
         render_decode.show_rs485(results)
 
@@ -49,11 +51,13 @@ def can(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Decode a Pylon LV CAN frame through the DBC."""
-    from active_cli.cli import output, render_decode
-    from active_cli.protocols.decode_text import decode_can
+    from active_cli.cli import render_decode
+    from active_cli.protocols.decode_can_text import decode_can
 
     result = decode_can(arbitration_id, data)
     if json_out:
-        output.print_json(result)
+        from active_cli.cli.output import print_json  # rich: only for --json
+
+        print_json(result)
     else:
         render_decode.show_can(result)

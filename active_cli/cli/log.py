@@ -313,7 +313,7 @@ def _parse_ids(ids: list[str]) -> frozenset[int]:
         # decode_text imports pylon_can, hence cantools (~0.3 s): only for --id.
         return frozenset()
     from active_cli.errors import DecodeError, UsageError
-    from active_cli.protocols.decode_text import parse_can_id
+    from active_cli.protocols.decode_can_text import parse_can_id
 
     parsed: set[int] = set()
     for text in ids:

@@ -1,17 +1,17 @@
 """``active monitor``: watch the stack live.
 
-RS485 is re-read on a thread of its own (`Rs485Reader`): 16 packs at 9600 baud
-take seconds, and the CAN panel and the inverter's heartbeat (1 Hz data) must
-not wait for them. The screen is redrawn every second, or every `--refresh`
-when that is shorter.
+RS485 is re-read on a thread of its own (`Rs485Reader`, one
+`procedures.monitor_reads` cycle per refresh: the master's group read, each
+pack proved at its own address): 16 packs at 9600 baud take seconds, and the
+CAN panel and the inverter's heartbeat (1 Hz data) must not wait for them. The
+screen is redrawn every second (`tick`), or every `--refresh` when that is
+shorter.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -29,17 +29,20 @@ from active_cli.cli.connect import (
 
 if TYPE_CHECKING:
     from active_cli.connection import Connection
-    from active_cli.discovery import RequestLink
     from active_cli.errors import LinkError
     from active_cli.links.can_watch import CanWatcher
     from active_cli.model import PackReading
     from active_cli.monitoring import MonitorModel, MonitorView
+    from active_cli.procedures.monitor_reads import MonitorReads, Rs485Read
 
 # The battery sends each CAN message once a second: 2.5 s from the moment the
 # watcher starts hears a whole cycle even with jitter and a late first frame.
 FIRST_CYCLE_S = 2.5
 # The CAN data and the ages on screen change every second: redraw at least that often.
 SCREEN_TICK_S = 1.0
+# Ctrl-C waits this long at most for the exchange under way (a 16-pack group
+# reply takes 2.1 s at 9600 baud, plus the reply budget).
+STOP_WAIT_S = 3.0
 
 
 def monitor_command(
@@ -88,13 +91,16 @@ def monitor_command(
     from active_cli.errors import LinkError, UsageError
     from active_cli.links.can_watch import DEFAULT_SILENCE_LIMIT_S, CanWatcher
     from active_cli.monitoring import MonitorModel
+    from active_cli.procedures.monitor_reads import MonitorReads
 
     connection = connection_from_options(
         port, baud, interface, channel, bitrate, sim, can_option, reply_timeout=reply_timeout
     )
     if not (connection.wants_rs485 or connection.wants_can):
         raise UsageError("say what to watch: --port, --interface/--channel, or --sim SCENARIO")
-    options = discovery.ScanOptions(addresses=parse_addresses(addresses))
+    # The group analog read, as `active scan` asks live: the scan reads every
+    # pack's values in one exchange, and learns the master the cycles ask.
+    options = discovery.ScanOptions(addresses=parse_addresses(addresses), group_reads=True)
     model = MonitorModel(
         pack_stale_s=max(10.0, 3 * refresh),
         watch_rs485=connection.wants_rs485,
@@ -116,11 +122,14 @@ def monitor_command(
         )
         listening_since = time.monotonic()
         known: tuple[PackReading, ...] = ()
+        reads: MonitorReads | None = None
         if link is not None:
             model.rs485_baud = link.baud
             with render_scan.progress(enabled=not json_out) as progress:
                 snapshot = discovery.scan_rs485(link, options, progress)
             known = snapshot.packs
+            if known:
+                reads = MonitorReads(link, known, master=snapshot.master_address)
             # The scan does not say when it read each pack: stamped with its
             # start, the screen may call them older than they are, never
             # newer; the reader's first refresh, at once, gives each its time.
@@ -129,20 +138,13 @@ def monitor_command(
             _first_cycle(watch, model, listening_since, once=once)
         _require_an_answer(model.view(time.monotonic()), connection, addresses)
         reader = (
-            stack.enter_context(Rs485Reader(link, known, refresh_s=refresh))
-            if link is not None and known and not once
+            stack.enter_context(Rs485Reader(reads, refresh_s=refresh))
+            if reads is not None and not once
             else None
         )
 
         def step() -> None:
-            if reader is not None:
-                reader.deliver(model)
-            elif link is not None and known:
-                read = Rs485Reader.read_once(link, known)
-                model.update_packs(read.packs, read.at, read_at=read.read_at, took_s=read.took_s)
-            if watch is not None:
-                heard = watch.snapshot()
-                model.update_can(heard.state, heard.seen_at)
+            tick(model, reader=reader, reads=reads, watch=watch)
 
         try:
             if once:
@@ -154,11 +156,13 @@ def monitor_command(
                 render_monitor.watch(
                     model,
                     step,
-                    refresh=min(refresh, SCREEN_TICK_S),
+                    refresh=screen_tick_s(refresh),
                     deadline=deadline,
                     live=live,
                     wide=wide,
                 )
+                if reader is not None:
+                    reader.deliver(model)  # a read finished since the last tick
         except LinkError as e:
             # The adapter went away mid-run: show what was seen, then the error.
             failure = e
@@ -173,6 +177,32 @@ def monitor_command(
         render_monitor.show_summary(view, wide=wide)
     if failure is not None:
         raise failure
+
+
+def screen_tick_s(refresh_s: float) -> float:
+    """How often the screen is redrawn: every second (CAN is 1 Hz data), or faster if asked."""
+    return min(refresh_s, SCREEN_TICK_S)
+
+
+def tick(
+    model: MonitorModel,
+    *,
+    reader: Rs485Reader | None,
+    reads: MonitorReads | None,
+    watch: CanWatcher | None,
+) -> None:
+    """One screen tick: the RS485 reads finished since the last tick, and CAN as heard now.
+
+    With a `reader` (the live screen) this never waits for the line; without
+    one (`--once`) `reads` is read here, once.
+    """
+    if reader is not None:
+        reader.deliver(model)
+    elif reads is not None:
+        deliver_read(model, reads.read())
+    if watch is not None:
+        heard = watch.snapshot()
+        model.update_can(heard.state, heard.seen_at)
 
 
 def _first_cycle(watch: CanWatcher, model: MonitorModel, since: float, *, once: bool) -> None:
@@ -217,28 +247,18 @@ def _require_an_answer(view: MonitorView, connection: Connection, addresses: str
     raise LinkTimeout("nothing to monitor: " + "; ".join(heard), hint="; ".join(hints))
 
 
-@dataclass(frozen=True)
-class Rs485Read:
-    """One read of every known pack: those that answered, when each was read."""
-
-    packs: tuple[PackReading, ...]
-    read_at: dict[int, float]
-    at: float  # when the read ended
-    took_s: float
-
-
 class Rs485Reader:
-    """Re-reads the known packs every `refresh_s` on its own thread.
+    """Runs `MonitorReads` cycles every `refresh_s` on its own thread.
 
     `deliver` hands the reads finished since the last call to the model (on
     the caller's thread: the model is not shared), and raises the LinkError
     that ended the thread (an adapter that went away). Stopping waits for at
-    most the pack being read: the thread looks at its stop flag between packs.
+    most the exchange under way (a 16-pack group reply: 2.1 s at 9600 baud):
+    the thread looks at its stop flag between exchanges.
     """
 
-    def __init__(self, link: RequestLink, known: Sequence[PackReading], *, refresh_s: float):
-        self._link = link
-        self._known = tuple(known)
+    def __init__(self, reads: MonitorReads, *, refresh_s: float):
+        self._reads = reads
         self._refresh_s = refresh_s
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -247,33 +267,13 @@ class Rs485Reader:
         self._last_took_s = refresh_s  # no wait before the first read
         self._thread = threading.Thread(target=self._run, name="monitor-rs485", daemon=True)
 
-    @staticmethod
-    def read_once(
-        link: RequestLink, known: Sequence[PackReading], stop: threading.Event | None = None
-    ) -> Rs485Read:
-        from active_cli.discovery import refresh_packs_timed
-
-        started = time.monotonic()
-        timed: list[tuple[PackReading, float]] = []
-        for pack in known:
-            if stop is not None and stop.is_set():
-                break
-            timed.extend(refresh_packs_timed(link, (pack,)))
-        ended = time.monotonic()
-        return Rs485Read(
-            packs=tuple(reading for reading, _ in timed),
-            read_at={reading.address: at for reading, at in timed},
-            at=ended,
-            took_s=ended - started,
-        )
-
     def __enter__(self) -> Rs485Reader:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        self._thread.join(timeout=STOP_WAIT_S)
 
     def _run(self) -> None:
         from active_cli.errors import LinkError
@@ -282,7 +282,7 @@ class Rs485Reader:
         # then one every `refresh_s`.
         while not self._stop.wait(self._next_wait_s()):
             try:
-                read = self.read_once(self._link, self._known, self._stop)
+                read = self._reads.read(self._stop)
             except LinkError as e:
                 with self._lock:
                     self._error = e
@@ -302,6 +302,18 @@ class Rs485Reader:
             done, self._done = self._done, []
             error = self._error
         for read in done:
-            model.update_packs(read.packs, read.at, read_at=read.read_at, took_s=read.took_s)
+            deliver_read(model, read)
         if error is not None:
             raise error
+
+
+def deliver_read(model: MonitorModel, read: Rs485Read) -> None:
+    """One cycle's packs, each with the time it was read, and how the cycle read them."""
+    model.update_packs(
+        read.packs,
+        read.at,
+        read_at=read.read_at,
+        took_s=read.took_s,
+        plan=read.plan,
+        why_per_address=read.why_per_address,
+    )

@@ -6,7 +6,6 @@ Nothing here decides anything; it shows dataclasses made by the core.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from active_cli.checks.verdict import Verdict, sort_findings
+from active_cli.cli.width import console_width
 from active_cli.errors import ActiveError
 from active_cli.model import Finding, Severity
 
@@ -28,31 +28,14 @@ _SEVERITY_STYLE = {
 }
 
 
-# Piped or redirected, there is no terminal to measure: 80 columns is what a
-# pager, a ticket or an e-mail shows without wrapping; --wide asks for the full
-# tables, for which WIDE_COLUMNS leaves every column its whole width.
-PIPED_COLUMNS = 80
-WIDE_COLUMNS = 200
-
-
-def console_width(*, wide: bool = False, isatty: bool | None = None) -> int | None:
-    """The width to render at: None lets rich take the terminal's (or $COLUMNS)."""
-    tty = sys.stdout.isatty() if isatty is None else isatty
-    columns = os.environ.get("COLUMNS")
-    if wide:
-        known = int(columns) if columns and columns.isdigit() else 0
-        return max(known, WIDE_COLUMNS)
-    if tty or columns:
-        return None
-    return PIPED_COLUMNS
-
-
 def stdout(*, wide: bool = False) -> Console:
-    return Console(highlight=False, width=console_width(wide=wide))
+    # emoji=False: a serial or a name from the bus that reads ":warning:" is shown
+    # as sent, not as a picture (and the emoji table is never loaded).
+    return Console(highlight=False, emoji=False, width=console_width(wide=wide))
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
 
 
 def to_jsonable(value: Any) -> Any:

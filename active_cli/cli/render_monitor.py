@@ -20,7 +20,8 @@ from rich.text import Text
 
 from active_cli.cli.output import stderr, stdout
 from active_cli.model import PackReading
-from active_cli.monitoring import MonitorModel, MonitorView, out_of_range
+from active_cli.monitoring import PER_ADDRESS, MonitorModel, MonitorView, out_of_range
+from active_cli.sanitize import printable
 
 RED = "bold red"
 YELLOW = "yellow"
@@ -156,14 +157,19 @@ def _rs485_lines(
     lines: list[Text | Table] = [_packs_table(view, wide=wide, titled=titled), status]
     if view.refresh_behind:
         lines.append(Text(refresh_behind_text(view), style=YELLOW))
+    if view.why_per_address and view.rs485_plan == PER_ADDRESS:
+        # Not an error (every pack is still read), but the reason the refresh is slow.
+        why = printable(view.why_per_address)  # it may quote what came off the line
+        lines.append(Text(f"RS485 per address: {why}", style=YELLOW))
     return lines
 
 
 def refresh_behind_text(view: MonitorView) -> str:
-    """'refresh 5.3 s: 16 packs at 9600 baud (asked 2 s)': why the screen is slower."""
+    """'refresh 4.3 s: 16 packs at 9600 baud, group read (asked 2 s)': why the screen is slower."""
     baud = f" at {view.rs485_baud} baud" if view.rs485_baud else ""
+    plan = f", {view.rs485_plan}" if view.rs485_plan else ""
     return (
-        f"refresh {view.rs485_cycle_s or 0.0:.1f} s: {len(view.packs)} packs{baud} "
+        f"refresh {view.rs485_cycle_s or 0.0:.1f} s: {len(view.packs)} packs{baud}{plan} "
         f"(asked {view.refresh_s or 0.0:g} s)"
     )
 
@@ -270,15 +276,23 @@ def watch(
         _loop(step_and_draw, refresh=refresh, deadline=deadline)
 
 
-def _loop(step: Callable[[], None], *, refresh: float, deadline: float | None) -> None:
-    while deadline is None or time.monotonic() < deadline:
-        started = time.monotonic()
+def _loop(
+    step: Callable[[], None],
+    *,
+    refresh: float,
+    deadline: float | None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Call `step` every `refresh` seconds on `clock` until `deadline` (tests inject both)."""
+    while deadline is None or clock() < deadline:
+        started = clock()
         step()
-        left = refresh - (time.monotonic() - started)
+        left = refresh - (clock() - started)
         if deadline is not None:
-            left = min(left, deadline - time.monotonic())
+            left = min(left, deadline - clock())
         if left > 0:
-            time.sleep(left)
+            sleep(left)
 
 
 def announce(view: MonitorView, *, duration: float | None) -> None:

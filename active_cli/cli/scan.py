@@ -23,6 +23,7 @@ from active_cli.cli.connect import (
 if TYPE_CHECKING:
     from active_cli.connection import CaptureFiles, Connection
     from active_cli.discovery import ScanOptions
+    from active_cli.procedures.line_work import Progress
     from active_cli.procedures.scanning import ScanOutcome
 
 
@@ -83,18 +84,16 @@ def scan_command(
     --sim scans the built-in simulator over both. --record FILE keeps what the
     scan exchanged; --replay FILE scans such a capture instead of a bus.
     """
+    # Only what the first request needs is imported before it: the modules
+    # that draw the result load while the line works (_scan_live).
     from active_cli import discovery
-    from active_cli.cli import render_scan
     from active_cli.cli.connect import (
         capture_files,
         check_record_files,
         connection_from_options,
-        print_notes,
         refuse_live_options,
     )
-    from active_cli.cli.exits import exit_for
     from active_cli.errors import UsageError
-    from active_cli.procedures.scanning import scan_replay
 
     if expect is not None and expect < 1:
         raise UsageError(f"--expect {expect}: give the number of packs in the stack (1 to 16)")
@@ -120,9 +119,15 @@ def scan_command(
         group_reads=not replaying,
     )
     if replaying:
+        from active_cli.procedures.scanning import scan_replay
+
         outcome = scan_replay(replaying, options, expected_packs=expect)
     else:
         outcome = _scan_live(connection, options, expect, can_window, json_out, recording)
+    from active_cli.cli import render_scan
+    from active_cli.cli.connect import print_notes
+    from active_cli.cli.exits import exit_for
+
     print_notes(outcome.notes)
     snapshot = outcome.snapshot
     if json_out:
@@ -146,17 +151,24 @@ def _scan_live(
 ) -> ScanOutcome:
     import dataclasses
 
-    from active_cli.cli import render_scan
     from active_cli.connection import open_links
+    from active_cli.procedures.line_work import LineWork
     from active_cli.procedures.scanning import scan_links
 
-    with (
-        open_links(connection, record=recording) as links,
-        render_scan.progress(enabled=not json_out) as progress,
-    ):
-        outcome = scan_links(
-            links, options, expected_packs=expect, can_window_s=can_window, progress=progress
-        )
+    with open_links(connection, record=recording) as links:
+
+        def work(progress: Progress) -> ScanOutcome:
+            return scan_links(
+                links, options, expected_packs=expect, can_window_s=can_window, progress=progress
+            )
+
+        with LineWork(work, name="scan") as scanning:
+            scanning.wait_started()
+            # The first request is on the line: load the screen's modules meanwhile.
+            from active_cli.cli import render_scan
+
+            with render_scan.progress(enabled=not json_out) as progress:
+                outcome = scanning.result(progress)
     return dataclasses.replace(
         outcome, snapshot=render_scan.describe_connection(outcome.snapshot, connection)
     )

@@ -1,18 +1,18 @@
 """Decode frames pasted as text (a sniffer log line, a candump field).
 
-This is what ``active decode`` shows: it accepts the forms installers paste
-(``~2002...``, with or without the CR, ``0x356``, ``356``, ``7A 13 F2 FE``) and
-returns typed results. Pure: no I/O, no printing.
+This is what ``active decode rs485`` shows: it accepts the forms installers
+paste (``~2002...``, with or without the CR) and returns typed results. Pure:
+no I/O, no printing. CAN frames: `decode_can_text` (which loads the DBC, so
+this module does not import cantools).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from active_cli.errors import DecodeError, UsageError
-from active_cli.protocols import pylon_can, pylon_rs485
+from active_cli.protocols import pylon_rs485
 from active_cli.protocols.pylon_rs485 import Command, Frame, Rtn, Variant
 
 
@@ -29,17 +29,6 @@ class Rs485Decoded:
     rtn: str | None  # responses only, e.g. "NORMAL (0x00)"
     request: pylon_rs485.Request | None
     payload: Any  # the typed response dataclass, or None
-
-
-@dataclass(frozen=True)
-class CanDecoded:
-    """One CAN frame decoded through the DBC."""
-
-    arbitration_id: int
-    message: str
-    data: bytes
-    signals: dict[str, float | int | str]
-    decoded: Any  # the typed message dataclass
 
 
 def _command_label(command: int) -> str:
@@ -133,49 +122,4 @@ def _decode_response(frame: Frame, command: int | None) -> Rs485Decoded:
         rtn=f"{rtn.name} (0x{rtn.value:02X})",
         request=None,
         payload=pylon_rs485.parse_response(frame, command),
-    )
-
-
-_HEX_ID = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{1,8})$")
-
-
-def parse_can_id(text: str) -> int:
-    """``0x356``, ``356`` (hex, as candump prints it) -> 0x356."""
-    match = _HEX_ID.match(text.strip())
-    if match is None:
-        raise DecodeError(f"CAN id {text!r} is not hexadecimal (e.g. 0x356 or 356)")
-    value = int(match.group(1), 16)
-    if value > 0x1FFFFFFF:
-        raise DecodeError(f"CAN id 0x{value:X} is larger than 29 bits")
-    return value
-
-
-def parse_hex_bytes(parts: list[str]) -> bytes:
-    """``7A13F2FE`` or ``7A 13 F2 FE`` or ``7a:13:f2:fe`` -> bytes (at most 8 for CAN)."""
-    text = "".join(parts).replace(" ", "").replace(":", "").replace(".", "")
-    if text.lower().startswith("0x"):
-        text = text[2:]
-    if len(text) % 2:
-        raise DecodeError(f"data {text!r} has an odd number of hex digits")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        raise DecodeError(f"data {text!r} is not hexadecimal") from None
-    if len(data) > 8:
-        raise DecodeError(f"a classic CAN frame carries at most 8 bytes (got {len(data)})")
-    return data
-
-
-def decode_can(id_text: str, data_parts: list[str]) -> CanDecoded:
-    arbitration_id = parse_can_id(id_text)
-    data = parse_hex_bytes(data_parts)
-    signals = pylon_can.decode_signals(arbitration_id, data)
-    decoded = pylon_can.decode_message(arbitration_id, data)
-    name = pylon_can.database().get_message_by_frame_id(arbitration_id).name
-    return CanDecoded(
-        arbitration_id=arbitration_id,
-        message=name,
-        data=data,
-        signals=signals,
-        decoded=decoded,
     )

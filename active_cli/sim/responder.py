@@ -11,6 +11,15 @@ python-pylontech sends); INFO FF at the master returns every pack; an address
 nobody has gets silence; an unknown command gets RTN 04; a request with a bad
 CHKSUM/LENGTH gets RTN 02/03 from the addressed pack. A pack that is switched
 off hears nothing: it is silent, and it is left out of the master's INFO FF.
+
+A pack that stops answering (a hung BMS, a loose Link cable) stops talking to
+its master too, so the master cannot know its values any more: its INFO FF
+replies carry the values the pack had when it went quiet, frozen, and never
+values the pack could not have sent. (Whether a real master keeps such a
+block or drops it is not published; keeping it is the harder case for a
+client, and dropping it gives a group count that does not match, which a
+client falls back from anyway.) `faults.group_read` makes a master that
+refuses INFO FF or answers it with its own values only.
 """
 
 from __future__ import annotations
@@ -209,6 +218,9 @@ class Rs485Responder:
         self._sync = sync
         self._rng: random.Random = stack.line_rng
         self.requests = 0
+        # What the master last heard from each pack that has gone quiet, by
+        # position: its values at the moment it stopped answering.
+        self._last_heard: dict[int, tuple[PackAnalog, PackAlarm]] = {}
 
     def __call__(self, raw: bytes) -> bytes | None:
         with self._lock:
@@ -237,6 +249,9 @@ class Rs485Responder:
         if adr == 0 and request.command in (Command.PROTOCOL_VERSION, Command.MANUFACTURER_INFO):
             adr = self.stack.master.address
         packs = self.stack.take_request(adr)
+        for pack in self.stack.packs_at(adr):
+            if not pack.answering:
+                self._as_master_heard(pack)  # freeze what it had at its last reply
         if not packs:
             return None
         replies = [self._reply(pack, request, adr) for pack in packs]
@@ -274,6 +289,11 @@ class Rs485Responder:
                 ManufacturerInfo(pack.device_name, (major, minor), pack.manufacturer).to_info()
             )
         group = request.group and pack is self.stack.master
+        if group and self.faults.group_read == "refused":
+            # INFO FF taken for the address of a pack it does not know.
+            return rs.build_response(adr, b"", ver=ver, rtn=Rtn.ADR_ERROR)
+        if group and self.faults.group_read == "own-values":
+            group = False
         subject = pack
         if not group and request.target_adr not in (None, adr):
             # INFO names another pack: the master relays for the slaves behind it.
@@ -283,12 +303,13 @@ class Rs485Responder:
             subject = others[0]
         members = sorted(self.stack.powered_packs, key=lambda p: p.address) if group else [subject]
         value = len(members) if group else subject.address
+        heard = [self._as_master_heard(p) for p in members] if group else []
         if command == Command.ANALOG:
-            analog = AnalogResponse(0x11, value, tuple(analog_of(p) for p in members))
-            return ok(analog.to_info(variant))
+            blocks = tuple(a for a, _ in heard) if group else (analog_of(subject),)
+            return ok(AnalogResponse(0x11, value, blocks).to_info(variant))
         if command == Command.ALARM:
-            alarm = AlarmResponse(0x10, value, tuple(alarm_of(p) for p in members))
-            return ok(alarm.to_info(variant))
+            alarms = tuple(a for _, a in heard) if group else (alarm_of(subject),)
+            return ok(AlarmResponse(0x10, value, alarms).to_info(variant))
         if command == Command.SYSTEM_PARAMETERS:
             return ok(system_parameters_of(subject).to_info(variant))
         if command == Command.MANAGEMENT:
@@ -299,6 +320,12 @@ class Rs485Responder:
             info = FirmwareVersion(subject.address, HARDWARE_VERSION, _firmware_numbers(subject))
             return ok(info.to_info(variant))
         return rs.build_response(adr, b"", ver=ver, rtn=Rtn.CID2_INVALID)
+
+    def _as_master_heard(self, pack: SimPack) -> tuple[PackAnalog, PackAlarm]:
+        """A pack's block in the master's INFO FF: live, or frozen once it went quiet."""
+        if pack.answering:
+            return analog_of(pack), alarm_of(pack)
+        return self._last_heard.setdefault(pack.position, (analog_of(pack), alarm_of(pack)))
 
     # --- line faults ------------------------------------------------------------
     def _collide(self, replies: list[bytes]) -> bytes:

@@ -36,6 +36,9 @@ Addressing = Literal["sequential", "pylon"]
 CanProfile = Literal["pylon-v1.2", "pylon-v1.3"]
 Rs485Protocol = Literal["pylon", "pace"]
 VoltageScale = Literal["0.01 V", "0.1 V"]
+# How the master answers a whole-group read (FaultSpec.group_read).
+GroupRead = Literal["all", "refused", "own-values"]
+GROUP_READS: Final[tuple[GroupRead, ...]] = ("all", "refused", "own-values")
 
 # Sequential: master at 1, slaves 2, 3, ... (PACE-style DIP addresses).
 # Pylon: master at 2, slaves 3, 4, ... (how Pylontech stacks number their packs).
@@ -118,7 +121,9 @@ class FaultSpec:
     bytes before or inside it. ``checksum_error_rate``: probability per reply of
     a wrong CHKSUM. ``silent_inverter``: the inverter is wired but never sends
     0x305. ``wrong_bitrate``: the battery talks at a bitrate the listener does
-    not use, so no CAN frame arrives.
+    not use, so no CAN frame arrives. ``group_read``: how the master answers a
+    whole-group read (0x42/0x44 with INFO FF): "all" (every pack), "refused"
+    (RTN 90, as for a pack it does not know) or "own-values" (its own block only).
     """
 
     duplicate_addresses: tuple[int, ...] = ()
@@ -131,6 +136,7 @@ class FaultSpec:
     # The wiring between the adapter and the packs (`sim/line_faults.py`).
     line: LineFault = "none"
     can_termination_missing: bool = False
+    group_read: GroupRead = "all"
 
 
 @dataclass(frozen=True)
@@ -587,6 +593,7 @@ class _Parser:
                 "silent_inverter",
                 "wrong_bitrate",
                 "line",
+                "group_read",
             ),
         )
         valid = address_range(addressing)
@@ -642,6 +649,9 @@ class _Parser:
             silent_inverter=d.get_bool(faults, "faults", "silent_inverter", False),
             wrong_bitrate=d.get_bool(faults, "faults", "wrong_bitrate", False),
             line=cast(LineFault, d.get_choice(faults, "faults", "line", "none", LINE_FAULTS)),
+            group_read=cast(
+                GroupRead, d.get_choice(faults, "faults", "group_read", "all", GROUP_READS)
+            ),
         )
         return spec_out, tuple(pack_list)
 
