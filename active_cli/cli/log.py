@@ -310,7 +310,7 @@ def _format(given: str | None, out_path: Path | None) -> Any:
 
 def _parse_ids(ids: list[str]) -> frozenset[int]:
     if not ids:
-        # decode_text imports pylon_can, hence cantools (~0.3 s): only for --id.
+        # decode_can_text imports pylon_can, hence cantools (~0.3 s): only for --id.
         return frozenset()
     from active_cli.errors import DecodeError, UsageError
     from active_cli.protocols.decode_can_text import parse_can_id
