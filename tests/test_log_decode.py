@@ -30,6 +30,7 @@ from active_cli.errors import DataFileError, DecodeError, UsageError
 from active_cli.logs.can_reader import CanFrame, CanLogReader, candump_tokens
 from active_cli.logs.decode_stream import (
     CSV_HEADER,
+    FRAMES_PER_WRITE,
     CanStreamDecoder,
     DecodeOptions,
     decode_log,
@@ -288,12 +289,13 @@ def test_csv_quotes_what_needs_quoting() -> None:
 
 
 def test_output_is_written_while_frames_are_still_being_read() -> None:
+    # Written a block at a time (FRAMES_PER_WRITE frames), not at the end.
     out = io.StringIO()
     seen_output_midway = []
 
     def frames() -> Iterator[CanFrame]:
-        for i, frame in enumerate(pylon_v12_traffic(1, 100)):
-            if i == 50:
+        for i, frame in enumerate(pylon_v12_traffic(1, 3 * FRAMES_PER_WRITE)):
+            if i == 2 * FRAMES_PER_WRITE:
                 seen_output_midway.append(len(out.getvalue()) > len(CSV_HEADER))
             yield frame
 

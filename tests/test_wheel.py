@@ -29,6 +29,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contains_data(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "active_cli/_data/dbc/pylon_lv.dbc" in names
+    assert "active_cli/_data/dbc/pylon_lv.digest.json" in names  # log decode's DBC
     assert any(n.startswith("active_cli/_data/checklists/") for n in names)
     assert any(n.startswith("active_cli/sim/scenarios/") for n in names)
     assert "active_cli/py.typed" in names

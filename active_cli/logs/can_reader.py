@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from active_cli.closing import ClosesOnExit
 from active_cli.errors import DataFileError
-from active_cli.logs.lines import BoundedTextFile, LineStats, bounded_lines
+from active_cli.logs.lines import BoundedTextFile, LineStats, bounded_lines, line_blocks
 
 if TYPE_CHECKING:
     import can
@@ -104,34 +104,52 @@ def candump_tokens(lines: Iterable[str], path: str = "<candump>") -> Iterator[Ca
     frames = 0
     try:
         for number, line in enumerate(lines, 1):
-            parts = line.split()
-            count = len(parts)
-            if count == 3 or (count == 4 and parts[3] in ("R", "T", "r", "t")):
-                stamp = parts[0][1:-1]
-                try:
-                    float(stamp)
-                except ValueError:
-                    raise DataFileError(
-                        path, f"not a candump -L line (timestamp {parts[0]!r})", line=number
-                    ) from None
+            tokens = line_tokens(line, number, path)
+            if tokens is not None:
                 frames += 1
-                yield stamp, parts[1], parts[2]
-            elif count:
-                raise DataFileError(
-                    path,
-                    f"not a candump -L line: {line.strip()[:60]!r}",
-                    line=number,
-                    hint="expected '(1700000000.000123) can0 356#7A13F2FE6B01' (candump -L)",
-                )
-    except EOFError as e:
+                yield tokens
+    except READ_ERRORS as e:
+        raise read_error(path, e, number + 1, frames) from e
+
+
+def line_tokens(line: str, number: int, path: str) -> CandumpTokens | None:
+    """One candump line's tokens (None for a blank line); DataFileError naming
+    line `number` for anything else."""
+    parts = line.split()
+    count = len(parts)
+    if count == 3 or (count == 4 and parts[3] in ("R", "T", "r", "t")):
+        stamp = parts[0][1:-1]
+        try:
+            float(stamp)
+        except ValueError:
+            raise DataFileError(
+                path, f"not a candump -L line (timestamp {parts[0]!r})", line=number
+            ) from None
+        return stamp, parts[1], parts[2]
+    if count:
+        raise DataFileError(
+            path,
+            f"not a candump -L line: {line.strip()[:60]!r}",
+            line=number,
+            hint="expected '(1700000000.000123) can0 356#7A13F2FE6B01' (candump -L)",
+        )
+    return None
+
+
+# What reading a text log may raise: a .gz cut off, binary data, a damaged .gz.
+READ_ERRORS: tuple[type[Exception], ...] = (EOFError, UnicodeDecodeError, OSError, zlib.error)
+
+
+def read_error(path: str, e: Exception, line: int, frames: int) -> DataFileError:
+    """The DataFileError for one of `READ_ERRORS` at `line`, after `frames` frames."""
+    if isinstance(e, EOFError):
         # A .gz cut off (a capture killed before its trailer): the frames
         # before are good, the file is not whole.
-        raise DataFileError(
-            path, f"file ends in the middle of a record after {frames} frames", line=number + 1
-        ) from e
-    except (UnicodeDecodeError, OSError, zlib.error) as e:
-        # Binary data or a damaged .gz where text was expected.
-        raise DataFileError(path, f"not a readable candump log: {e}", line=number + 1) from e
+        return DataFileError(
+            path, f"file ends in the middle of a record after {frames} frames", line=line
+        )
+    # Binary data or a damaged .gz where text was expected.
+    return DataFileError(path, f"not a readable candump log: {e}", line=line)
 
 
 def parse_frame_text(frame_text: str) -> tuple[int, bytes, bool] | None:
@@ -251,6 +269,13 @@ class CanLogReader(ClosesOnExit):
         # The tokenizer itself, not a generator wrapping it: one layer less per line.
         lines = bounded_lines(self._open_text(), self.lines, by_line=self.compressed)
         return candump_tokens(lines, str(self.path))
+
+    def line_blocks(self) -> Iterator[list[str]]:
+        """The candump file's lines, a block at a time (see `lines.line_blocks`);
+        read errors are the raw exceptions of `READ_ERRORS` (see `read_error`)."""
+        if self.kind != ".log":
+            raise ValueError("line_blocks() reads candump .log files only")
+        return line_blocks(self._open_text(), self.lines, by_line=self.compressed)
 
     def __iter__(self) -> Iterator[CanFrame]:
         if self.fast:

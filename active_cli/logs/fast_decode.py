@@ -101,6 +101,20 @@ def _plain_expr(raw: str, conversion: Any, ndigits: int) -> str:
     return scaled  # an int
 
 
+def plain_number(signal: Signal, raw: str) -> str:
+    """The expression of `signal`'s number as `pylon_can.decode_signals` gives it
+    (scaled, rounded to its resolution), from the raw variable `raw`."""
+    return _plain_expr(raw, _numeric(signal.conversion), _ndigits(signal))
+
+
+def choice_names(signal: Signal) -> dict[int, str] | None:
+    """raw value -> choice name, for a signal with choices (else None)."""
+    conversion = signal.conversion
+    if not isinstance(conversion, NamedSignalConversion):
+        return None
+    return {k: str(v) for k, v in conversion.choices.items()}
+
+
 class CompiledMessage:
     """One DBC message compiled to plain Python, one function pair per payload length."""
 
@@ -140,20 +154,29 @@ class CompiledMessage:
         bits = length * 8
         return [s for s in self.message.signals if s.start + s.length <= bits]
 
-    def source(self, length: int, *, plain: bool) -> tuple[str, dict[str, Any]]:
-        """The Python source of the decoder for `length` bytes, and its namespace."""
-        present = self.present_signals(length)
+    def extraction(self, length: int) -> tuple[list[str], list[tuple[Signal, str]]]:
+        """The statements that unpack a payload of `length` bytes (``data``) into
+        one raw variable per present signal, and (signal, variable) pairs."""
         used = min(length, self.message.length)
-        namespace: dict[str, Any] = {"_from_bytes": int.from_bytes}
-        lines = ["def decode(data):", f"    v = _from_bytes(data[:{used}], 'little')"]
-        items: list[str] = []
-        for i, signal in enumerate(present):
+        lines = [f"    v = _from_bytes(data[:{used}], 'little')"]
+        raws: list[tuple[Signal, str]] = []
+        for i, signal in enumerate(self.present_signals(length)):
             raw = f"r{i}"
             mask = (1 << signal.length) - 1
             lines.append(f"    {raw} = (v >> {signal.start}) & {mask:#x}")
             if signal.is_signed:
                 sign = 1 << (signal.length - 1)
                 lines.append(f"    {raw} -= ({raw} & {sign:#x}) << 1")
+            raws.append((signal, raw))
+        return lines, raws
+
+    def source(self, length: int, *, plain: bool) -> tuple[str, dict[str, Any]]:
+        """The Python source of the decoder for `length` bytes, and its namespace."""
+        namespace: dict[str, Any] = {"_from_bytes": int.from_bytes}
+        lines, raws = self.extraction(length)
+        lines.insert(0, "def decode(data):")
+        items: list[str] = []
+        for i, (signal, raw) in enumerate(raws):
             conversion = signal.conversion
             if isinstance(conversion, NamedSignalConversion):
                 # raw_to_scaled: the choice when the raw value has one, else
@@ -161,13 +184,13 @@ class CompiledMessage:
                 table = f"_c{i}"
                 if plain:
                     namespace[table] = {k: str(v) for k, v in conversion.choices.items()}
-                    number = _plain_expr(raw, _numeric(conversion), _ndigits(signal))
+                    number = plain_number(signal, raw)
                 else:
                     namespace[table] = dict(conversion.choices)
                     number = _scaled_expr(raw, _numeric(conversion))
                 expr = f"{table}.get({raw}, {number})"
             elif plain:
-                expr = _plain_expr(raw, conversion, _ndigits(signal))
+                expr = plain_number(signal, raw)
             else:
                 expr = _scaled_expr(raw, conversion)
             items.append(f"{signal.name!r}: {expr}")

@@ -52,13 +52,48 @@ def bounded_lines(
     blocks: for a gzip stream that may be cut off, where a block read loses
     the whole block when the stream ends early, a line read only the last line.
     """
+    for block in line_blocks(
+        text, stats, max_chars=max_chars, placeholder=placeholder, newline=newline, by_line=by_line
+    ):
+        yield from block
+
+
+def line_blocks(
+    text: IO[str],
+    stats: LineStats,
+    *,
+    max_chars: int = MAX_LINE_CHARS,
+    placeholder: str | None = "",
+    newline: str = "",
+    by_line: bool = False,
+) -> Iterator[list[str]]:
+    """`bounded_lines`, a list of lines at a time (one per block read, or
+    `BY_LINE_BATCH` lines when reading ``by_line``), for callers that handle a
+    block in one go. When reading fails, the lines read before the failure
+    come first (a partial list), then the exception."""
     if by_line:
-        yield from _by_line(text, stats, max_chars, placeholder, newline)
+        batch: list[str] = []
+        try:
+            for line in _by_line(text, stats, max_chars, placeholder, newline):
+                batch.append(line)
+                if len(batch) >= BY_LINE_BATCH:
+                    yield batch
+                    batch = []
+        except Exception:
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
         return
     read = text.read
     tail = ""
     skipping = False  # inside an over-long line: drop text up to its newline
     number = 0
+    # A line wholly inside one block is shorter than the block: only the first
+    # (continuing the previous block's tail) can be over-long, unless the
+    # limit is below the block size.
+    check_all = max_chars < BLOCK_CHARS
     while True:
         block = read(BLOCK_CHARS)
         if not block:
@@ -71,23 +106,35 @@ def bounded_lines(
             skipping = False
         lines = (tail + block).split("\n") if tail else block.split("\n")
         tail = lines.pop()
-        for line in lines:
-            number += 1
-            if len(line) > max_chars:
-                _count(stats, number)
-                if placeholder is not None:
-                    yield placeholder
-                continue
-            yield line + newline if newline else line
+        if check_all or (lines and len(lines[0]) > max_chars):
+            kept: list[str] = []
+            for line in lines:
+                number += 1
+                if len(line) > max_chars:
+                    _count(stats, number)
+                    if placeholder is not None:
+                        kept.append(placeholder)
+                    continue
+                kept.append(line)
+            lines = kept
+        else:
+            number += len(lines)
+        if newline:
+            lines = [line + newline for line in lines]
         if len(tail) > max_chars:
             number += 1
             _count(stats, number)
             if placeholder is not None:
-                yield placeholder
+                lines.append(placeholder)
             tail = ""
             skipping = True
+        if lines:
+            yield lines
     if tail:
-        yield tail + newline if newline else tail
+        yield [tail + newline if newline else tail]
+
+
+BY_LINE_BATCH = 1024
 
 
 def _by_line(
