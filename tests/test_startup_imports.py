@@ -76,3 +76,9 @@ def test_a_command_loads_only_its_own_cli_module() -> None:
     assert "active_cli.cli.decode" in cli_modules
     for other in ("check", "commission", "monitor", "log", "report", "scan", "sim", "doctor"):
         assert f"active_cli.cli.{other}" not in cli_modules
+
+
+def test_parsing_a_can_id_does_not_load_the_dbc() -> None:
+    # `log decode --id 0x356` parses ids with it; the decode itself reads the digest.
+    loaded = _imported_after(("active_cli.protocols.decode_can_text",))
+    assert not {name for name in loaded if name.split(".")[0] in ("cantools", "can")}

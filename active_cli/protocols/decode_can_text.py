@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from active_cli.errors import DecodeError
-from active_cli.protocols import pylon_can
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,10 @@ def parse_hex_bytes(parts: list[str]) -> bytes:
 def decode_can(id_text: str, data_parts: list[str]) -> CanDecoded:
     arbitration_id = parse_can_id(id_text)
     data = parse_hex_bytes(data_parts)
+    # The DBC (cantools) only here: parsing an id, as `log decode --id` does,
+    # must not cost its import.
+    from active_cli.protocols import pylon_can
+
     signals = pylon_can.decode_signals(arbitration_id, data)
     decoded = pylon_can.decode_message(arbitration_id, data)
     name = pylon_can.database().get_message_by_frame_id(arbitration_id).name
