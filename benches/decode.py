@@ -50,11 +50,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_bytecode import compile_bytecode  # benches/, on the path when run as a script
+
 from active_cli.resources import data_file
 from active_cli.sim.traffic import pylon_v12_traffic, write_candump
 
 BIN = Path(sys.executable).parent
-PACKAGE = Path(__file__).resolve().parent.parent / "active_cli"
 SPEED_TARGET = 6.0  # active JSON lines / cantools, frames/s (issue 18)
 MEMORY_TARGET = 0.10  # peak RSS spread over the sizes
 
@@ -164,9 +165,7 @@ def main() -> None:
     small_n, large_n = int(0.3 * mid_n), 3 * mid_n
     cantools_n = min(args.cantools_frames or mid_n, mid_n)
     dbc = data_file("dbc", "pylon_lv.dbc")
-    # Installed packages are byte-compiled; this checkout may not be (and
-    # PYTHONDONTWRITEBYTECODE may be set): compile it, or start-up counts it.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PACKAGE)], check=True)
+    compile_bytecode()
     tmp = args.logs or Path(tempfile.mkdtemp(prefix="active-bench-decode-"))
     keep = args.keep or args.logs is not None
     try:

@@ -28,7 +28,6 @@ process, no start-up) for the 16-pack job.
 
 from __future__ import annotations
 
-import compileall
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_bytecode import compile_bytecode  # benches/, on the path when run as a script
 
 from active_cli import discovery
 from active_cli.links.replay import read_rs485_capture
@@ -48,18 +49,6 @@ LATENCY_MS = 20.0
 RUNS = 3
 ACTIVE = Path(sys.executable).parent / "active"
 OLD_FLOOR_16_S = 7.05  # 16 packs read per address (0x42, 0x93, 0x96 each), before this change
-
-
-def compile_bytecode() -> None:
-    """Write active_cli's bytecode, as installing the wheel does.
-
-    The libraries compared against were installed with theirs; a checkout run
-    with PYTHONDONTWRITEBYTECODE=1 would otherwise compile our sources in
-    every process measured.
-    """
-    import active_cli
-
-    compileall.compile_dir(Path(active_cli.__file__).parent, quiet=1)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ compared against have theirs).
 
 from __future__ import annotations
 
-import compileall
 import os
 import select
 import socket
@@ -31,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_bytecode import compile_bytecode  # benches/, on the path when run as a script
+
 from active_cli.resources import data_file
 from active_cli.sim.site import SimulatedSite
 
@@ -38,18 +39,6 @@ RUNS = 7
 FRAME = ("0x356", "7A13F2FE6B01")  # a BMS_Measurements frame: V, A, temperature
 BIN = Path(sys.executable).parent
 ACTIVE = str(BIN / "active")
-
-
-def compile_bytecode() -> None:
-    """Write active_cli's bytecode, as installing the wheel does.
-
-    The libraries compared against were installed with theirs; a checkout run
-    with PYTHONDONTWRITEBYTECODE=1 would otherwise compile our sources in
-    every process measured.
-    """
-    import active_cli
-
-    compileall.compile_dir(Path(active_cli.__file__).parent, quiet=1)
 
 
 @dataclass(frozen=True)
