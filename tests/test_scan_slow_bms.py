@@ -26,13 +26,15 @@ SLOW_MS = 80.0
 SHORT = ScanOptions(group_reads=True, first_contact_s=0.05)
 
 
-def _scan(scenario: str, latency_ms: float) -> StackSnapshot:
+def _scan(
+    scenario: str, latency_ms: float, options: ScanOptions = SHORT, min_budget_s: float = 0.04
+) -> StackSnapshot:
     with (
         SimulatedSite(scenario, baud=BAUD, latency_ms=latency_ms, pty=True, with_can=False) as site,
     ):
         assert site.rs485_pty is not None
-        with SerialLink.open(site.rs485_pty, baud=BAUD) as link:
-            return discovery.scan(link, None, SHORT)
+        with SerialLink.open(site.rs485_pty, baud=BAUD, min_latency_budget_s=min_budget_s) as link:
+            return discovery.scan(link, None, options)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,11 @@ def test_a_slow_bms_is_found_whole_with_its_master(
 
 
 def test_a_bms_within_the_short_budget_is_read_in_one_pass() -> None:
-    snapshot = _scan("healthy-4", 10.0)
+    # 10 ms of BMS latency against budgets of 300 ms and more: a reply that the
+    # test machine's load delays past the budget (CI once saw one past 50 ms)
+    # would restart the pass, and that is the other test's case, not this one.
+    roomy = ScanOptions(group_reads=True, first_contact_s=0.4)
+    snapshot = _scan("healthy-4", 10.0, roomy, min_budget_s=0.3)
     assert [p.address for p in snapshot.packs] == [1, 2, 3, 4]
     assert snapshot.master_address == 1
     # 11 exchanges: the group plan, nothing asked twice.
