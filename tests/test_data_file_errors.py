@@ -14,16 +14,18 @@ import pytest
 
 from active_cli import resources
 from active_cli.errors import EXIT_BAD_DATA, DataFileError
-from active_cli.protocols import pylon_can
+from active_cli.protocols import can_digest, pylon_can
 from tests.conftest import CliResult
 
 
 @pytest.fixture
 def fresh_database() -> Iterator[None]:
-    """`pylon_can.database()` is cached: start and end each test without it."""
+    """`pylon_can.database()` and the digest are cached: each test starts and ends without."""
     pylon_can.database.cache_clear()
+    can_digest.load_digest.cache_clear()
     yield
     pylon_can.database.cache_clear()
+    can_digest.load_digest.cache_clear()
 
 
 def test_a_missing_data_folder_is_a_data_file_error(
@@ -59,6 +61,27 @@ def test_a_damaged_dbc_is_a_data_file_error(
     with pytest.raises(DataFileError) as info:
         pylon_can.database()
     assert info.value.path == str(dbc) and "not a valid DBC" in info.value.reason
+
+
+@pytest.mark.usefixtures("fresh_database")
+@pytest.mark.parametrize(
+    "content",
+    [b'{"version": 1, "messages": [', b'{"version": 1, "messages": [{"name": "x"}]}', b"\x81\x8d"],
+    ids=["cut-short", "wrong-shape", "not-text"],
+)
+def test_a_damaged_dbc_digest_exits_4_with_one_line(
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+) -> None:
+    digest = tmp_path / "pylon_lv.digest.json"
+    digest.write_bytes(content)
+    monkeypatch.setattr(can_digest, "data_file", lambda folder, name: digest)
+    result = run_cli("decode", "can", "356", "7A13F2FE6B01")
+    assert result.exit_code == EXIT_BAD_DATA, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error:") and "not a valid DBC digest" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.usefixtures("fresh_database")

@@ -34,10 +34,10 @@ from hypothesis import strategies as st
 from active_cli.errors import DataFileError, DecodeError
 from active_cli.logs.can_decode import _plain_stamps, _TextCache
 from active_cli.logs.can_text import DECODED, ERROR, SKIPPED, CanText, csv_field, json_text
-from active_cli.logs.dbc_digest import load_digest
 from active_cli.logs.decode_stream import DecodeOptions, decode_log
 from active_cli.logs.lines import LineStats, line_blocks
 from active_cli.protocols import pylon_can
+from active_cli.protocols.can_digest import load_digest
 from active_cli.resources import data_file
 from tests.conftest import CliResult
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from active_cli.errors import DecodeError
 from active_cli.model import CanStackState, ChargeLimits, RequestFlags
-from active_cli.protocols import pylon_can
+from active_cli.protocols import can_messages, pylon_can
 from active_cli.protocols.pylon_can import (
     BATTERY_IDS,
     HEARTBEAT_ID,
@@ -403,7 +403,7 @@ def test_alarms_v13_pairs() -> None:
     msg = decode_message(0x35A, frame("04 00 00 00 AA AA AA AA"))
     assert msg == AlarmsV13(
         alarms=("high_voltage",),
-        cleared_warnings=tuple(pylon_can._V13_ITEMS.values()),
+        cleared_warnings=tuple(can_messages.V13_ITEMS.values()),
     )
     # 11 reads as "not supported", like 00.
     assert decode_message(0x35A, frame("FF FF FF FF 00 00 00 00")) == AlarmsV13()

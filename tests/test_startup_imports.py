@@ -63,11 +63,13 @@ def _roots(modules: set[str]) -> set[str]:
     return {name.split(".")[0] for name in modules}
 
 
-def test_decode_prints_plain_text_without_rich_and_rs485_without_cantools() -> None:
+def test_decode_prints_plain_text_without_rich_or_cantools() -> None:
     rs485 = _imported_by_command("decode", "rs485", "~20024693E00202FD2D")
     assert not _roots(rs485) & {"rich", "cantools", "can"}
+    # A CAN frame is decoded from the DBC's digest (tests/test_can_digest.py).
     can_frame = _imported_by_command("decode", "can", "0x356", "7A13F2FE6B01")
-    assert "cantools" in _roots(can_frame) and "rich" not in _roots(can_frame)
+    assert not _roots(can_frame) & {"rich", "cantools", "can"}
+    assert "active_cli.protocols.can_digest" in can_frame
 
 
 def test_a_command_loads_only_its_own_cli_module() -> None:

@@ -42,7 +42,6 @@ from active_cli.logs.can_text import (
     json_number,
     json_text,
 )
-from active_cli.logs.dbc_digest import load_digest
 from active_cli.logs.decode_options import (
     CSV_HEADER,
     OUTPUT_FORMATS,
@@ -50,6 +49,7 @@ from active_cli.logs.decode_options import (
     DecodeSummary,
     Progress,
 )
+from active_cli.protocols.can_digest import load_digest
 
 _MAX_SOURCES = 256  # channel texts remembered; more is not a real capture
 
@@ -71,7 +71,7 @@ class CanStreamDecoder:
         self.options = options
         self._csv = options.output_format == "csv"
         # The DBC's digest, not cantools: importing cantools would cost more
-        # start-up than a small decode takes (dbc_digest).
+        # start-up than a small decode takes (protocols.can_digest).
         self.text = CanText(load_digest(), csv=self._csv, ids=options.ids, signals=options.signals)
         self._sources: dict[str, tuple[str, str]] = {}
         size = options.cache_size if options.cache_size > 0 else 0

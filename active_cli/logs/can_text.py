@@ -28,7 +28,7 @@ from active_cli.errors import UsageError
 from active_cli.sanitize import printable
 
 if TYPE_CHECKING:
-    from active_cli.logs.dbc_digest import MessageSpec, SignalSpec
+    from active_cli.protocols.can_digest import MessageSpec, SignalSpec
 
 # Kinds of frame; the first two are written.
 DECODED, ERROR, UNKNOWN, SKIPPED = 0, 1, 2, 3

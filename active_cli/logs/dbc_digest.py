@@ -1,81 +1,35 @@
-"""The DBC's messages as plain data, so `log decode` starts without importing cantools.
+"""Writes the DBC's digest, ``dbc/pylon_lv.digest.json``, from cantools' reading of the DBC.
 
-Importing cantools costs about 0.3 s (it imports python-can and asyncio for
-its tester), more than the rest of a small decode together. What the decoder
-needs of the DBC is small and fixed: per message its id, name, DBC length and
-the shortest frame `pylon_can` accepts; per signal its bits, sign, unit,
-scaling and choice names. `make_digest` takes them from cantools' own
-`Message` / `Signal` objects (and `pylon_can`'s length rules) into
-``dbc/pylon_lv.digest.json``; `load_digest` reads that file back with the json
-module only. ``tests/test_dbc_digest.py`` checks that the shipped file is
-exactly what cantools reads from ``dbc/pylon_lv.dbc`` today, so an edited DBC
-without a new digest fails the tests (``python -m active_cli.logs.dbc_digest``
-writes it again).
+The digest (`active_cli.protocols.can_digest`) lets `log decode` and `decode
+can` start without importing cantools. `make_digest` takes it from cantools'
+own `Message` / `Signal` objects (and `pylon_can`'s length rules).
+``tests/test_dbc_digest.py`` checks that the shipped file is exactly what
+cantools reads from ``dbc/pylon_lv.dbc`` today, so an edited DBC without a new
+digest fails the tests (``python -m active_cli.logs.dbc_digest`` writes it
+again).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from active_cli.protocols.can_digest import (
+    DIGEST_FILE as DIGEST_FILE,
+)
+from active_cli.protocols.can_digest import (
+    DIGEST_VERSION,
+)
+from active_cli.protocols.can_digest import (
+    load_digest as load_digest,
+)
+from active_cli.protocols.can_digest import (
+    parse_digest as parse_digest,
+)
 
 if TYPE_CHECKING:
     from cantools.database.can import Database
-
-DIGEST_FILE = "pylon_lv.digest.json"
-DIGEST_VERSION = 1
-
-Scaling = Literal["identity", "int", "float"]  # cantools' conversion classes
-
-
-@dataclass(frozen=True)
-class SignalSpec:
-    """One little-endian integer signal, as `fast_decode` compiles it."""
-
-    name: str
-    start: int
-    length: int
-    signed: bool
-    unit: str
-    scaling: Scaling  # identity: raw; int / float: raw * scale + offset
-    scale: int | float
-    offset: int | float
-    ndigits: int  # decimals pylon_can rounds a float value to
-    choices: dict[int, str] | None
-
-    def plain_expr(self, raw: str) -> str:
-        """The value as `pylon_can.decode_signals` gives it, from the raw variable."""
-        if self.scaling == "identity":
-            return raw
-        scaled = f"({raw} * {self.scale!r} + {self.offset!r})"
-        if self.scaling == "float":
-            return f"round({scaled}, {self.ndigits})" if self.ndigits else f"round({scaled})"
-        return scaled
-
-
-@dataclass(frozen=True)
-class MessageSpec:
-    frame_id: int
-    name: str
-    length: int  # the DBC's
-    min_length: int  # the shortest frame pylon_can decodes
-    signals: tuple[SignalSpec, ...]
-
-    def present(self, length: int) -> tuple[SignalSpec, ...]:
-        """Signals a payload of `length` bytes carries (cantools' allow_truncated rule)."""
-        if length >= self.length:
-            return self.signals
-        return tuple(s for s in self.signals if s.start + s.length <= length * 8)
-
-    def length_error(self, length: int) -> str | None:
-        """`pylon_can.decode_signals`' reason for refusing a frame of `length` bytes."""
-        where = f"0x{self.frame_id:03X} {self.name}"
-        if length > 8:
-            return f"{where}: {length} data bytes, a classic CAN frame carries at most 8"
-        if length < self.min_length:
-            return f"{where}: {length} data bytes, needs at least {self.min_length}"
-        return None
 
 
 def make_digest(database: Database) -> dict[str, Any]:
@@ -121,39 +75,6 @@ def make_digest(database: Database) -> dict[str, Any]:
             }
         )
     return {"version": DIGEST_VERSION, "messages": messages}
-
-
-def parse_digest(data: dict[str, Any]) -> dict[int, MessageSpec]:
-    if data.get("version") != DIGEST_VERSION:
-        raise ValueError(f"digest version {data.get('version')!r}, expected {DIGEST_VERSION}")
-    messages = {}
-    for m in data["messages"]:
-        signals = tuple(
-            SignalSpec(
-                name=s["name"],
-                start=s["start"],
-                length=s["length"],
-                signed=s["signed"],
-                unit=s["unit"],
-                scaling=s["scaling"],
-                scale=s["scale"],
-                offset=s["offset"],
-                ndigits=s["ndigits"],
-                choices=None if s["choices"] is None else {k: v for k, v in s["choices"]},
-            )
-            for s in m["signals"]
-        )
-        messages[m["frame_id"]] = MessageSpec(
-            m["frame_id"], m["name"], m["length"], m["min_length"], signals
-        )
-    return messages
-
-
-def load_digest() -> dict[int, MessageSpec]:
-    """The shipped digest of dbc/pylon_lv.dbc."""
-    from active_cli.resources import data_file
-
-    return parse_digest(json.loads(data_file("dbc", DIGEST_FILE).read_text(encoding="utf-8")))
 
 
 def write_digest(path: Path) -> None:

@@ -37,7 +37,7 @@ from cantools.database.conversion import (
 
 from active_cli.errors import DecodeError
 from active_cli.protocols import pylon_can
-from active_cli.protocols.pylon_can import SignalValue
+from active_cli.protocols.can_messages import SignalValue
 
 CAN_MAX_DLC = 8
 DEFAULT_CACHE_SIZE = 4096
