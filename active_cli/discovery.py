@@ -121,10 +121,12 @@ Progress = Callable[[int, str], None]  # (address, what is happening)
 
 # Reply-start budget of a probe before any pack has answered. Typical BMS
 # latency is tens of milliseconds (the simulator's 20 ms; PACE allows 500 ms):
-# 150 ms is several times that, and a slower BMS is still found, since a late
-# reply heard during the next probe raises the link's budget, and a range that
-# stayed silent is probed again with the full budget.
-FIRST_CONTACT_S = 0.15
+# 100 ms is several times that. A slower BMS is still found whole, at the cost
+# of one restart: its late reply, heard during the next probe, starts the pass
+# again at the full budget; and a range that stayed silent is probed again with
+# the full budget. Every 50 ms here is 50 ms of every scan of a stack whose
+# master is not at address 1 (Pylontech addressing starts at 2).
+FIRST_CONTACT_S = 0.10
 
 
 @dataclass(frozen=True)
