@@ -195,6 +195,38 @@ def test_jsonl_equals_the_codec_frame_by_frame() -> None:
             assert "error" not in record
 
 
+@pytest.mark.parametrize(
+    ("stamp", "written"),
+    [
+        ("1700000000.123456", "1700000000.123456"),
+        ("0000000001.000000", "1.000000"),  # candump -L's padded relative time
+        ("0.5", "0.5"),
+        ("0", "0"),
+        ("1.5e3", "1.5e3"),
+        ("+2.5", "2.500000"),
+        ("5.", "5.000000"),
+        (".5", "0.500000"),
+        ("nan", "null"),
+        ("inf", "null"),
+    ],
+)
+def test_every_timestamp_float_reads_is_written_as_json(
+    tmp_path: Path, stamp: str, written: str
+) -> None:
+    # Blocks of plain stamps around the odd one: the fast path must hand it on.
+    lines = [f"({i}.000000) can0 356#7A13F2FE6B01" for i in range(1, 4)]
+    lines.insert(2, f"({stamp}) can0 356#7A13F2FE6B01")
+    log = tmp_path / "odd.log"
+    log.write_text("\n".join(lines) + "\n", encoding="ascii")
+    out = io.StringIO()
+    decode_log(log, out, DecodeOptions("jsonl"))
+    rows = out.getvalue().splitlines()
+    records = [json.loads(row) for row in rows]  # strict JSON: no NaN, no +2.5
+    assert [r["timestamp"] for r in records[:2] + records[3:]] == [1.0, 2.0, 3.0]
+    assert rows[2].startswith('{"timestamp":' + written + ',"source":"can0"')
+    assert records[2]["signals"] == pylon_can.decode_signals(0x356, bytes.fromhex("7A13F2FE6B01"))
+
+
 def test_summary_counts_every_kind_of_frame() -> None:
     summary = decode_log(CANDUMP, io.StringIO())
     assert (summary.frames, summary.decoded, summary.errors) == (20, 15, 1)

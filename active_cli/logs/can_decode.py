@@ -395,7 +395,8 @@ def _plain_stamps(heads: list[str], *, zero_ok: bool) -> bool:
     not both): then each timestamp is a number (`line_tokens` accepts it), has
     no whitespace, and its text is written as it is. One C-level pass over the
     block's heads instead of a ``float()`` a line. In JSON lines a timestamp
-    starting with 0 may need `json_number`: ``zero_ok=False`` refuses those."""
+    that is not a JSON number as written needs `json_number`: ``zero_ok=False``
+    refuses those."""
     try:
         text = "\n".join(heads).encode("ascii")
     except UnicodeEncodeError:
@@ -410,4 +411,6 @@ def _plain_stamps(heads: list[str], *, zero_ok: bool) -> bool:
         return False
     if text.count(b"\n(") != n - 1 or text.count(b")\n") != n - 1:
         return False
-    return zero_ok or b"(0" not in text
+    # JSON numbers have digits on both sides of the point and no leading 0
+    # ("(5.)", "(.5)", "(0001.5)" take `json_number` on the per-line path).
+    return zero_ok or not (b"(0" in text or b"(." in text or b".)" in text)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,15 +64,22 @@ def json_text(value: object) -> str:
     return "".join(c if c.isprintable() else json.dumps(c, ensure_ascii=True)[1:-1] for c in text)
 
 
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 def json_number(stamp: str) -> str:
-    """A candump timestamp as a JSON number.
+    """A candump timestamp (text `float` accepts) as a JSON number, or ``null``.
 
     candump -L pads seconds to 10 digits ("%010lu"), so a log of relative
-    times reads "0000000001.000000": fine in CSV, not a JSON number.
+    times reads "0000000001.000000": fine in CSV, not a JSON number. Other
+    logs hold "+2.5", "5." or ".5", which float() reads and JSON does not:
+    those are written with candump's six decimals. "nan" and "inf" are no
+    time at all: ``null``.
     """
-    if stamp[:1] == "0" and stamp[1:2] not in ("", "."):
-        return f"{float(stamp):.6f}"
-    return stamp
+    if _JSON_NUMBER.fullmatch(stamp):
+        return stamp
+    value = float(stamp)
+    return f"{value:.6f}" if math.isfinite(value) else "null"
 
 
 def around_stamp(parts: Parts, head: str, mid: str) -> Parts:
