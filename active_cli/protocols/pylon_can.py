@@ -5,7 +5,8 @@ through cantools; this module adds what a DBC cannot say: which DLCs real
 batteries send (0x355 with 4 or 6 bytes, 0x35E with 5, everything padded to 8
 for inverters that want it), the tolerant readings of protocols.md §2.4 (the
 0x356 voltage scale, the DCL sign, undefined bits of 0x359), typed frozen
-dataclasses per message, and :class:`CanStateBuilder`, which folds one listening
+dataclasses per message (defined without cantools in `can_messages`, and
+re-exported here), and :class:`CanStateBuilder`, which folds one listening
 window into a :class:`~active_cli.model.CanStackState`. It is pure: bytes in,
 dataclasses out, no bus access.
 """
