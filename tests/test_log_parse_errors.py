@@ -12,7 +12,6 @@ without a newline grew the process to twice its size.
 from __future__ import annotations
 
 import gzip
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import pytest
 
 from active_cli.sim.traffic import pylon_v12_traffic, write_candump
 from tests.conftest import CliResult
+from tests.peak_memory import peak_rss_kb
 
 
 def candump_351_hash_hash(path: Path) -> Path:
@@ -132,7 +132,7 @@ def test_a_truncated_gz_ends_with_a_finding_and_exit_4(
     assert "file ends in the middle of a record after" in result.stderr
 
 
-@pytest.mark.skipif(os.name != "posix", reason="peak RSS through wait4: POSIX")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS from /proc: Linux")
 @pytest.mark.parametrize("suffix", [".log", ".rs485", ".asc"])
 def test_a_file_without_newlines_does_not_grow_memory(tmp_path: Path, suffix: str) -> None:
     small = tmp_path / f"small{suffix}"
@@ -149,13 +149,7 @@ def test_a_file_without_newlines_does_not_grow_memory(tmp_path: Path, suffix: st
 
 
 def run_rss(path: Path) -> int:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "active_cli", "log", "decode", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _, _, usage = os.wait4(proc.pid, 0)
-    return int(usage.ru_maxrss)
+    return peak_rss_kb([sys.executable, "-m", "active_cli", "log", "decode", str(path)])
 
 
 def test_over_long_lines_are_skipped_and_counted(
