@@ -227,6 +227,19 @@ def test_every_timestamp_float_reads_is_written_as_json(
     assert records[2]["signals"] == pylon_can.decode_signals(0x356, bytes.fromhex("7A13F2FE6B01"))
 
 
+def test_odd_timestamps_after_cached_lines_are_json_too(tmp_path: Path) -> None:
+    # Lines whose text after the stamp is already cached take the careful
+    # block path: it must convert the stamp as the per-line path does.
+    plain = [f"({i}.000000) can0 356#7A13F2FE6B01" for i in range(1, 3001)]
+    odd = [f"({t}) can0 356#7A13F2FE6B01" for t in ("+2.5", ".5", "5.", "1_700.5", "nan", "-.5")]
+    log = tmp_path / "cached.log"
+    log.write_text("\n".join(plain + odd) + "\n", encoding="ascii")
+    out = io.StringIO()
+    decode_log(log, out, DecodeOptions("jsonl"))
+    for row in out.getvalue().splitlines():
+        json.loads(row)
+
+
 def test_summary_counts_every_kind_of_frame() -> None:
     summary = decode_log(CANDUMP, io.StringIO())
     assert (summary.frames, summary.decoded, summary.errors) == (20, 15, 1)

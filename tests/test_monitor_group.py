@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from active_cli import discovery
@@ -215,6 +216,17 @@ def test_a_pack_refusing_its_0x44_is_alive_with_its_alarms_unknown() -> None:
     assert [p.address for p in read.packs] == [1, 2, 3, 4]
     two = next(p for p in read.packs if p.address == 2)
     assert not two.alarm_read and two.voltage_v > 50
+
+
+@pytest.mark.parametrize("rtn", [rs.Rtn.ADR_ERROR, rs.Rtn.INTERNAL_COMM_ERROR])
+def test_an_address_or_link_error_for_a_pack_is_no_proof_it_is_alive(rtn: rs.Rtn) -> None:
+    # A master or gateway answering for a slave it lost: the group block it
+    # still holds must not be shown as that pack's live values.
+    link = fake("healthy-4")
+    known = _scanned(link)
+    link.script[(2, AL)] = [rs.build_response(2, b"", rtn=rtn)]
+    read = MonitorReads(link, known, master=1).read()
+    assert [p.address for p in read.packs] == [1, 3, 4]
 
 
 # ----------------------------------------------------------------- the ages

@@ -226,7 +226,6 @@ class CanStreamDecoder:
     ) -> None:
         """Each line's timestamp checked as it comes (odd or relative timestamps)."""
         append = pieces.append
-        zero = "" if self._csv else "0"  # never equal to a character in CSV mode
         for line in lines:
             state.number += 1
             head, _, tail = line.partition(" ")
@@ -240,7 +239,7 @@ class CanStreamDecoder:
                 except ValueError:
                     pass  # the slow path raises its error
                 else:
-                    if stamp[0] == zero:
+                    if not self._csv:
                         stamp = json_number(stamp)
                     append(stamp.join(entry))
                     continue

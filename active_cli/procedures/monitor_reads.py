@@ -188,12 +188,25 @@ class MonitorReads:
         return out
 
 
+# Return codes that speak for the line, not for the pack at the address.
+_NOT_THE_PACK = frozenset(
+    {int(pylon_rs485.Rtn.ADR_ERROR), int(pylon_rs485.Rtn.INTERNAL_COMM_ERROR)}
+)
+
+
 def _alarm_at(link: RequestLink, adr: int) -> tuple[bool, PackAlarm | None]:
-    """Ask `adr` its 0x44: did the pack answer (any return code), and its alarms if read."""
+    """Ask `adr` its 0x44: did the pack itself answer, and its alarms if read.
+
+    Any return code proves it, except an address or internal-link error.
+    """
     try:
         frame = link.query(Command.ALARM, adr, ver=pylon_rs485.VER_PYLON)
     except (LinkTimeout, DecodeError):
         return False, None  # silent, or only garbage heard: no proof
+    if frame.cid2 in _NOT_THE_PACK:
+        # A master or gateway answering for a pack it cannot reach: no proof
+        # that pack is alive, and its group block may be frozen.
+        return False, None
     try:
         reply = pylon_rs485.parse_response(frame, Command.ALARM)
     except DecodeError:
