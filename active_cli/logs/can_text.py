@@ -11,7 +11,7 @@ its timestamp and source. Values are rendered as the per-frame writer did:
 choice names pre-rendered through `json_text` / `csv_field`. Frames of a
 length `pylon_can` refuses get their error text, ids the DBC does not know
 and filtered signals are decided here too, so the decode loop only joins
-text. ``tests/test_can_text.py`` checks the compiled text against the
+text. ``tests/test_decode_blocks.py`` checks the compiled text against the
 per-frame rendering (``json.dumps`` of `pylon_can.decode_signals`) for every
 message and length.
 """
